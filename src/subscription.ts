@@ -1,0 +1,85 @@
+/**
+ * The public shape of a subscription between a producer and a consumer, and
+ * the options that create one.
+ *
+ * @module
+ */
+
+/** A key naming one partition of a {@linkcode PartitionDispatcher}. */
+export type PartitionKey = string | number | symbol | bigint | boolean | object;
+
+/** How a consumer reacts when its producer ends the subscription. */
+export type CancelMode = "permanent" | "transient" | "temporary";
+
+/** Options of one subscription, given to `subscribeTo`, `subscribe` or `toReadableStream`. */
+export interface SubscribeOptions<T = unknown> {
+  /**
+   * The most events the consumer holds at once: the first ask, and the
+   * `highWaterMark` of the subscription's `WritableStream`. An integer ≥ 1.
+   *
+   * @default {1000}
+   */
+  readonly maxDemand?: number;
+  /**
+   * The consumer asks again once its outstanding demand falls to this many
+   * events. An integer in `[0, maxDemand - 1]`.
+   *
+   * @default {Math.floor(maxDemand / 2)}
+   */
+  readonly minDemand?: number;
+  /**
+   * What the consumer does when the producer ends this subscription:
+   * `"permanent"` stops with the producer's reason, `"transient"` stops only
+   * for an abnormal reason, `"temporary"` goes on.
+   *
+   * @default {"permanent"}
+   */
+  readonly cancel?: CancelMode;
+  /** The partition to read, for a producer with a `PartitionDispatcher` only. */
+  readonly partition?: PartitionKey;
+  /**
+   * Keeps only the events for which it returns true, for a producer with a
+   * `BroadcastDispatcher` only. Filtered events are refunded as demand, so a
+   * filtering consumer never slows the others.
+   */
+  readonly selector?: (event: T) => boolean;
+  /** Any other key is passed through to `handleSubscribe` and the dispatcher. */
+  readonly [custom: string]: unknown;
+}
+
+/**
+ * A live link from one producer to one consumer. The same object is seen by
+ * both sides: `handleSubscribe`, `handleEvents` and `handleCancel` receive it,
+ * and dispatchers key their state by it.
+ */
+export interface Subscription<T = unknown> {
+  /** The stage that sends the events. */
+  readonly producer: object;
+  /**
+   * The stage that receives them, or `null` for a raw subscription made by
+   * `producer.subscribe()` or `toReadableStream()`.
+   */
+  readonly consumer: object | null;
+  /** The normalised options: `maxDemand`, `minDemand` and `cancel` are always set. */
+  readonly options: Readonly<SubscribeOptions<T>> & {
+    readonly maxDemand: number;
+    readonly minDemand: number;
+    readonly cancel: CancelMode;
+  };
+  /**
+   * Grants `count` more events, for a subscription in manual mode only (its
+   * consumer's `handleSubscribe` returned `"manual"`). `ask(0)` does nothing.
+   *
+   * @throws {RangeError} If `count` is not an integer ≥ 0.
+   * @throws {TypeError} If the subscription is automatic.
+   */
+  ask(count: number): void;
+  /**
+   * Asks the producer to end this subscription with `reason`. The consumer
+   * then handles it like any end of subscription, by its `cancel` mode: a
+   * `"permanent"` consumer stops with `reason`.
+   *
+   * @param reason Why; `"normal"` by default.
+   */
+  cancel(reason?: unknown): void;
+}
