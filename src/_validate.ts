@@ -26,8 +26,8 @@ export function integer(
   name: string,
   value: unknown,
   min: number,
-  max = Infinity,
-  infinite = false,
+  max: number = Infinity,
+  infinite: boolean = false,
 ): number {
   if (typeof value !== "number") {
     throw new TypeError(message(action, name, "a number", value));
@@ -60,7 +60,7 @@ export function oneOf<const K extends string>(
 }
 
 /** Checks that `value` is a function, or undefined when `optional`. */
-export function callback<F>(action: string, name: string, value: unknown, optional = true): F | undefined {
+export function callback<F>(action: string, name: string, value: unknown, optional: boolean = true): F | undefined {
   if (value === undefined && optional) return undefined;
   if (typeof value !== "function") {
     throw new TypeError(message(action, name, "a function", value));

@@ -1,0 +1,44 @@
+/**
+ * webstage: Elixir's GenStage on WHATWG streams.
+ *
+ * Producers, producer-consumers and consumers exchange events under demand:
+ * a consumer asks for N events and a producer never sends more. Each
+ * subscription is a `ReadableStream` of event batches flowing into a
+ * `WritableStream` whose `highWaterMark` is `maxDemand`. Dispatchers decide
+ * where events go.
+ *
+ * @example A producer, a producer-consumer and a consumer
+ * ```ts
+ * import { Consumer, Producer, ProducerConsumer } from "@webstage/webstage";
+ * import assert from "node:assert/strict";
+ *
+ * const numbers = Producer.from([1, 2, 3, 4, 5]);
+ * const squares = new ProducerConsumer<number, number>({
+ *   subscribeTo: [[numbers, { maxDemand: 2 }]],
+ *   handleEvents: (events) => events.map((n) => n * n),
+ * });
+ * let total = 0;
+ * const sum = new Consumer<number>({
+ *   subscribeTo: [squares],
+ *   handleEvents: (events) => void events.forEach((n) => (total += n)),
+ * });
+ * await sum.closed;
+ * assert.equal(total, 55);
+ * ```
+ *
+ * @module
+ */
+
+export type { CancelMode, PartitionKey, SubscribeOptions, Subscription } from "./src/subscription.ts";
+export type { Dispatcher, DispatcherHost } from "./src/dispatcher.ts";
+export { DemandDispatcher, type DemandDispatcherOptions } from "./src/dispatchers/demand_dispatcher.ts";
+export { type Events, type FromOptions, Producer, type ProducerOptions } from "./src/producer.ts";
+export {
+  Consumer,
+  type ConsumerOptions,
+  type Source,
+  type SubscribeMode,
+  type SubscribeTo,
+} from "./src/consumer.ts";
+export { ProducerConsumer, type ProducerConsumerOptions } from "./src/producer_consumer.ts";
+export { toReadableStream, type ToReadableStreamOptions } from "./src/streams.ts";
