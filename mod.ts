@@ -42,3 +42,4 @@ export {
 } from "./src/consumer.ts";
 export { ProducerConsumer, type ProducerConsumerOptions } from "./src/producer_consumer.ts";
 export { toReadableStream, type ToReadableStreamOptions } from "./src/streams.ts";
+export { type StreamClasses, useStreams } from "./src/stream_classes.ts";
