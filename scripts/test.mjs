@@ -12,7 +12,7 @@
 // node24 only. Exits non-zero when any runtime fails or runs no test; a
 // missing Chromium is skipped loudly, unless CI is set.
 
-import { existsSync, mkdirSync, rmSync, writeFileSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import process from "node:process";

@@ -28,7 +28,8 @@ function decode(text) {
 export function parseXml(xml) {
   const root = { name: "#root", attrs: {}, children: [], text: "" };
   const stack = [root];
-  const tag = /<(\/?)([\w:.-]+)((?:\s+[\w:.-]+\s*=\s*"[^"]*")*)\s*(\/?)>|<\?[^>]*\?>|<!--[\s\S]*?-->|([^<]+)/g;
+  const tag =
+    /<(\/?)([\w:.-]+)((?:\s+[\w:.-]+\s*=\s*"[^"]*")*)\s*(\/?)>|<\?[^>]*\?>|<!--[\s\S]*?-->|([^<]+)/g;
   for (const match of xml.matchAll(tag)) {
     const [, closing, name, rawAttrs, selfClosing, text] = match;
     const top = stack[stack.length - 1];

@@ -8,7 +8,9 @@
  */
 export function workerEntry(files, base) {
   const list = files
-    .map((file) => `  { name: ${JSON.stringify(file)}, load: () => import(${JSON.stringify(base + file)}) },`)
+    .map((file) =>
+      `  { name: ${JSON.stringify(file)}, load: () => import(${JSON.stringify(base + file)}) },`
+    )
     .join("\n");
   return `import { __webstageRun, __webstageUncaught, __webstageDescribeError } from "${base}scripts/shims/node_test.js";
 const files = [
