@@ -1,0 +1,168 @@
+// Builds the npm package and checks it as its users will meet it.
+//
+// Usage: node scripts/build.mjs [--sync]
+//
+// 1. package.json's name-independent fields (version, exports) are derived
+//    from deno.json, the one source of truth; a mismatch fails the build
+//    (`--sync` rewrites package.json instead).
+// 2. tsc compiles mod.ts and src/ to dist/ (ESM + .d.ts, web types only);
+//    the .d.ts files' "./x.ts" specifiers become "./x.js" (TypeScript issue
+//    61037), so TypeScript consumers older than 5.7 resolve them too.
+// 3. publint --strict and attw --pack . --profile esm-only.
+// 4. npm pack, install the tarball into a fresh temporary project, then run
+//    a pipeline that imports "webstage" from Node and type-check a
+//    TypeScript file that imports it, as a user would.
+
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const bin = (name) => join(root, "node_modules", ".bin", name);
+const sync = process.argv.includes("--sync");
+
+function step(title) {
+  console.log(`\n== ${title}`);
+}
+function run(command, args, options = {}) {
+  execFileSync(command, args, { cwd: root, stdio: "inherit", ...options });
+}
+
+// 1. package.json from deno.json
+step("package.json fields from deno.json");
+const deno = JSON.parse(readFileSync(join(root, "deno.json"), "utf8"));
+const pkgPath = join(root, "package.json");
+const pkgText = readFileSync(pkgPath, "utf8");
+const pkg = JSON.parse(pkgText);
+const exportsMap = typeof deno.exports === "string" ? { ".": deno.exports } : deno.exports;
+const derived = {
+  version: deno.version,
+  exports: Object.fromEntries(
+    Object.entries(exportsMap).map(([key, target]) => {
+      const base = target.replace(/^\.\//, "./dist/").replace(/\.ts$/, "");
+      return [key, { types: `${base}.d.ts`, default: `${base}.js` }];
+    }),
+  ),
+  types: `./dist/${exportsMap["."].replace(/^\.\//, "").replace(/\.ts$/, ".d.ts")}`,
+  files: ["dist", "README.md", "LICENSE"],
+  sideEffects: false,
+};
+const mismatched = Object.keys(derived).filter((key) =>
+  JSON.stringify(pkg[key]) !== JSON.stringify(derived[key])
+);
+if (mismatched.length && !sync) {
+  console.error(
+    `package.json disagrees with deno.json on ${mismatched.join(", ")}: ` +
+      "run `node scripts/build.mjs --sync` and commit package.json",
+  );
+  process.exit(1);
+}
+if (mismatched.length) {
+  Object.assign(pkg, derived);
+  writeFileSync(pkgPath, JSON.stringify(pkg, null, 2) + "\n");
+  console.log(`rewrote ${mismatched.join(", ")}`);
+} else console.log("in sync");
+
+// 2. tsc → dist/
+step("tsc -p tsconfig.build.json");
+rmSync(join(root, "dist"), { recursive: true, force: true });
+run(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"]);
+const walk = (dir) =>
+  readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? walk(path) : [path];
+  });
+let rewritten = 0;
+for (const file of walk(join(root, "dist")).filter((path) => path.endsWith(".d.ts"))) {
+  const text = readFileSync(file, "utf8");
+  const fixed = text.replace(/(from\s+["']\.{1,2}\/[^"']*?)\.ts(["'])/g, "$1.js$2");
+  if (fixed !== text) {
+    writeFileSync(file, fixed);
+    rewritten++;
+  }
+}
+console.log(`dist/ built; .ts specifiers rewritten in ${rewritten} declaration files`);
+
+// 3. package linters
+step("publint --strict");
+run(bin("publint"), ["--strict"]);
+step("attw --pack . --profile esm-only");
+run(bin("attw"), ["--pack", ".", "--profile", "esm-only"]);
+
+// 4. the packed tarball, installed and imported as a user would
+step("install the packed tarball and import webstage from Node");
+const scratch = mkdtempSync(join(tmpdir(), "webstage-pack-"));
+try {
+  const packed = JSON.parse(
+    execFileSync("npm", ["pack", "--json", "--pack-destination", scratch], { cwd: root })
+      .toString(),
+  );
+  const tarball = join(scratch, packed[0].filename);
+  const leaked = packed[0].files.map((file) => file.path).filter((path) =>
+    !/^(dist\/|README\.md$|LICENSE$|package\.json$)/.test(path)
+  );
+  if (leaked.length) throw new Error(`the package holds unexpected files: ${leaked.join(", ")}`);
+  const app = join(scratch, "app");
+  run("mkdir", ["-p", app]);
+  writeFileSync(
+    join(app, "package.json"),
+    JSON.stringify({ name: "app", private: true, type: "module" }),
+  );
+  run("npm", ["install", "--no-audit", "--no-fund", "--offline", tarball], { cwd: app });
+  writeFileSync(
+    join(app, "main.mjs"),
+    `import { Consumer, Producer, ProducerConsumer, toReadableStream } from "webstage";
+const doubled = new ProducerConsumer({
+  subscribeTo: [[Producer.from([1, 2, 3, 4]), { maxDemand: 2 }]],
+  handleEvents: (events) => events.map((n) => n * 2),
+});
+const reader = toReadableStream([doubled]).getReader();
+const seen = [];
+for (;;) {
+  const { done, value } = await reader.read();
+  if (done) break;
+  seen.push(value);
+}
+if (seen.join() !== "2,4,6,8") throw new Error("unexpected events: " + seen.join());
+if (typeof Consumer !== "function") throw new Error("Consumer is missing");
+console.log("imported webstage from the tarball and ran a pipeline:", seen.join(" "));
+`,
+  );
+  run(process.execPath, ["main.mjs"], { cwd: app });
+  writeFileSync(
+    join(app, "main.ts"),
+    `import { Consumer, Producer, type SubscribeOptions } from "webstage";
+const options: SubscribeOptions<number> = { maxDemand: 10 };
+const consumer: Consumer<number> = new Consumer<number>({
+  subscribeTo: [[Producer.from([1, 2, 3]), options]],
+  handleEvents(events: number[]): void {
+    void events;
+  },
+});
+export const closed: Promise<void> = consumer.closed;
+`,
+  );
+  writeFileSync(
+    join(app, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: {
+        target: "es2022",
+        module: "nodenext",
+        moduleResolution: "nodenext",
+        lib: ["es2022", "dom", "esnext.disposable"],
+        types: [],
+        strict: true,
+        noEmit: true,
+      },
+      files: ["main.ts"],
+    }),
+  );
+  run(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", app]);
+  console.log("a TypeScript file importing webstage type-checks against the package");
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
+console.log("\nbuild: ok");
