@@ -1,0 +1,51 @@
+/**
+ * Domain errors: the conditions callers are expected to catch.
+ *
+ * @module
+ */
+
+/**
+ * The reason a {@linkcode Supervisor} or a {@linkcode ConsumerSupervisor}
+ * gives up: more than `maxRestarts` restarts happened within `maxSeconds`.
+ * Its `closed` rejects with this error; `cause` is the failure that asked for
+ * the restart too many.
+ *
+ * @example Catching a supervisor that gave up
+ * ```ts
+ * import { Producer, RestartIntensityError, Supervisor } from "@webstage/webstage";
+ * import assert from "node:assert/strict";
+ *
+ * const supervisor = new Supervisor({
+ *   maxRestarts: 0,
+ *   children: [{ id: "producer", start: () => new Producer<number>() }],
+ * });
+ * await supervisor.get("producer")!.stop(new Error("boom"));
+ * const error = await supervisor.closed.catch((e) => e);
+ * assert.ok(error instanceof RestartIntensityError);
+ * assert.equal((error.cause as Error).message, "boom");
+ * ```
+ */
+export class RestartIntensityError extends Error {
+  /** The most restarts allowed within the window. */
+  readonly maxRestarts: number;
+  /** The window, in seconds. */
+  readonly maxSeconds: number;
+
+  /**
+   * @param who The kind of supervisor, for the message.
+   * @param maxRestarts The most restarts allowed within the window.
+   * @param maxSeconds The window, in seconds.
+   * @param options `cause`: the last failure.
+   */
+  constructor(who: string, maxRestarts: number, maxSeconds: number, options?: ErrorOptions) {
+    super(
+      `${who} reached its maximum restart intensity: more than ${maxRestarts} restart${
+        maxRestarts === 1 ? "" : "s"
+      } within ${maxSeconds} second${maxSeconds === 1 ? "" : "s"}`,
+      options,
+    );
+    this.name = "RestartIntensityError";
+    this.maxRestarts = maxRestarts;
+    this.maxSeconds = maxSeconds;
+  }
+}
