@@ -43,3 +43,14 @@ export {
 export { ProducerConsumer, type ProducerConsumerOptions } from "./src/producer_consumer.ts";
 export { toReadableStream, type ToReadableStreamOptions } from "./src/streams.ts";
 export { type StreamClasses, useStreams } from "./src/stream_classes.ts";
+export {
+  type ChildSpec,
+  type RestartType,
+  type Supervisable,
+  Supervisor,
+  type SupervisorChildren,
+  type SupervisorOptions,
+  type SupervisorStrategy,
+} from "./src/supervisor.ts";
+export { ConsumerSupervisor, type ConsumerSupervisorOptions, type TaskContext } from "./src/consumer_supervisor.ts";
+export { RestartIntensityError } from "./src/errors.ts";
