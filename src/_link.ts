@@ -9,6 +9,7 @@
 import type { Subscription } from "./subscription.ts";
 import type { NormalSubscribeOptions } from "./_options.ts";
 import { isNormal } from "./_options.ts";
+import { Queue } from "./_queue.ts";
 import { batchSize, ignore, streams } from "./_streams.ts";
 import * as v from "./_validate.ts";
 
@@ -20,8 +21,11 @@ export interface LinkEnd {
   readonly owner: object;
   /** Producer end: the link asks for `count` more events. */
   ask(link: AnyLink, count: number): void;
-  /** Producer end: the link's consumer or reader cancels it. */
-  cancelled(link: AnyLink, reason: unknown): void;
+  /**
+   * Producer end: the link's consumer or reader cancels it; `redeliver` asks
+   * for the events sent and not handled to be taken back.
+   */
+  cancelled(link: AnyLink, reason: unknown, redeliver?: boolean): void;
   /** Consumer end: a batch arrives; the returned promise settles once it is handled. */
   deliver(link: AnyLink, events: unknown[], continuation: boolean): void | Promise<void>;
   /** Consumer end: the producer ended the link (link.endReason says why) and every batch was delivered. */
@@ -50,11 +54,16 @@ export class Link<T> implements Subscription<T> {
   #reader: ReadableStreamDefaultReader<T[]> | undefined;
   #closed = false;
   #error: { reason: unknown } | undefined;
+  /** With `redeliver`: copies of the batches sent and not yet handled, oldest first. */
+  readonly #unhandled: Queue<T[]> | undefined;
+  /** Events of the first unhandled batch already handled. */
+  #handledOffset = 0;
 
   constructor(source: LinkEnd, target: LinkEnd | null, options: NormalSubscribeOptions<T>) {
     this.source = source;
     this.target = target;
     this.options = options;
+    if (options.redeliver && target !== null) this.#unhandled = new Queue();
     const cancel = (reason: unknown) => {
       this.#closed = true;
       this.source.cancelled(this, reason === undefined ? "normal" : reason);
@@ -86,7 +95,7 @@ export class Link<T> implements Subscription<T> {
     v.integer(action, "count", count, 0);
     if (!this.manual) {
       throw new TypeError(
-        "Cannot ask as the subscription is automatic: only a subscription whose handleSubscribe returned \"manual\" can ask",
+        'Cannot ask as the subscription is automatic: only a subscription whose handleSubscribe returned "manual" can ask',
       );
     }
     if (count > 0) this.source.ask(this, count);
@@ -98,12 +107,40 @@ export class Link<T> implements Subscription<T> {
 
   /** Producer side: sends a batch down the link. */
   send(events: T[]): void {
+    // Kept even once the consumer has gone: the producer takes them back when it learns it.
+    if (this.#unhandled !== undefined) this.#unhandled.push(events.slice());
     if (this.#closed) return;
     if (this.target === null) {
       this.pending -= events.length;
       if (this.pending < 0) this.pending = 0;
     }
     this.#controller.enqueue(events);
+  }
+
+  /** Consumer side: the consumer has handled the next `count` events sent (for `redeliver`). */
+  handled(count: number): void {
+    const unhandled = this.#unhandled;
+    if (unhandled === undefined) return;
+    let n = count + this.#handledOffset;
+    for (
+      let first = unhandled.peek();
+      first !== undefined && n >= first.length;
+      first = unhandled.peek()
+    ) {
+      n -= first.length;
+      unhandled.shift();
+    }
+    this.#handledOffset = unhandled.length > 0 ? n : 0;
+  }
+
+  /** Producer side: removes and returns the events sent and never handled, in order. */
+  takeUnhandled(): T[] {
+    const unhandled = this.#unhandled;
+    if (unhandled === undefined || unhandled.length === 0) return [];
+    const batches = unhandled.drain();
+    batches[0] = batches[0].slice(this.#handledOffset);
+    this.#handledOffset = 0;
+    return batches.length === 1 ? batches[0] : batches.flat() as T[];
   }
 
   /** Producer side: ends the link after the batches already sent. */

@@ -9,6 +9,7 @@ export type NormalSubscribeOptions<T> = Readonly<SubscribeOptions<T>> & {
   readonly maxDemand: number;
   readonly minDemand: number;
   readonly cancel: CancelMode;
+  readonly redeliver: boolean;
 };
 
 const CANCEL_MODES: readonly CancelMode[] = ["permanent", "transient", "temporary"];
@@ -17,10 +18,20 @@ const CANCEL_MODES: readonly CancelMode[] = ["permanent", "transient", "temporar
 export function subscribeOptions<T>(action: string, options: unknown): NormalSubscribeOptions<T> {
   const o = v.options<SubscribeOptions<T>>(action, "options", options);
   const maxDemand = v.integer(action, "maxDemand", o.maxDemand ?? 1000, 1);
-  const minDemand = v.integer(action, "minDemand", o.minDemand ?? Math.floor(maxDemand / 2), 0, maxDemand - 1);
+  const minDemand = v.integer(
+    action,
+    "minDemand",
+    o.minDemand ?? Math.floor(maxDemand / 2),
+    0,
+    maxDemand - 1,
+  );
   const cancel = v.oneOf(action, "cancel", o.cancel ?? "permanent", CANCEL_MODES);
+  const redeliver = o.redeliver ?? false;
+  if (typeof redeliver !== "boolean") {
+    throw new TypeError(v.message(action, "redeliver", "a boolean", redeliver));
+  }
   if (o.selector !== undefined) v.callback(action, "selector", o.selector);
-  return Object.freeze({ ...o, maxDemand, minDemand, cancel });
+  return Object.freeze({ ...o, maxDemand, minDemand, cancel, redeliver });
 }
 
 export interface NormalProducerOptions {
@@ -36,7 +47,14 @@ export function producerOptions(
   defaultBufferSize: number,
 ): NormalProducerOptions {
   return {
-    bufferSize: v.integer(action, "bufferSize", o.bufferSize ?? defaultBufferSize, 1, Infinity, true),
+    bufferSize: v.integer(
+      action,
+      "bufferSize",
+      o.bufferSize ?? defaultBufferSize,
+      1,
+      Infinity,
+      true,
+    ),
     bufferKeep: v.oneOf(action, "bufferKeep", o.bufferKeep ?? "last", ["first", "last"] as const),
     demand: v.oneOf(action, "demand", o.demand ?? "forward", ["forward", "accumulate"] as const),
   };

@@ -22,9 +22,15 @@ export interface CoreConfig {
   readonly kind: "Producer" | "ProducerConsumer" | "Consumer";
   readonly owner: object;
   readonly handleDemand?: (demand: number) => MaybePromise<Emitted<unknown>>;
-  readonly handleEvents?: (events: unknown[], subscription: Subscription<unknown>) => MaybePromise<Emitted<unknown>>;
+  readonly handleEvents?: (
+    events: unknown[],
+    subscription: Subscription<unknown>,
+  ) => MaybePromise<Emitted<unknown>>;
   readonly handleSubscribe?: (subscription: Subscription<unknown>) => unknown;
-  readonly handleCancel?: (subscription: Subscription<unknown>, reason: unknown) => MaybePromise<Emitted<unknown>>;
+  readonly handleCancel?: (
+    subscription: Subscription<unknown>,
+    reason: unknown,
+  ) => MaybePromise<Emitted<unknown>>;
   readonly handleInfo?: (message: unknown) => MaybePromise<Emitted<unknown>>;
   readonly dispatcher?: Dispatcher<unknown>;
   readonly producer?: NormalProducerOptions;
@@ -38,7 +44,12 @@ const SUBSCRIBED = 7, EVENTS = 8, ENDED = 9, CHECK = 10;
 type Message =
   | { readonly k: typeof SUBSCRIBE | typeof SUBSCRIBED | typeof ENDED; readonly link: AnyLink }
   | { readonly k: typeof ASK; readonly link: AnyLink; readonly count: number }
-  | { readonly k: typeof CANCEL; readonly link: AnyLink; readonly reason: unknown }
+  | {
+    readonly k: typeof CANCEL;
+    readonly link: AnyLink;
+    readonly reason: unknown;
+    readonly redeliver?: boolean;
+  }
   | { readonly k: typeof EMIT; readonly events: unknown[] }
   | InfoMessage
   | { readonly k: typeof DELIVER_INFO; readonly message: unknown }
@@ -70,7 +81,8 @@ export function coreOf(stage: unknown): StageCore | undefined {
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && typeof value === "object" && typeof (value as PromiseLike<unknown>).then === "function";
+  return value !== null && typeof value === "object" &&
+    typeof (value as PromiseLike<unknown>).then === "function";
 }
 
 /** Runs `next` on `value`, now if it is plain, after it settles if it is a promise. */
@@ -224,7 +236,9 @@ export class StageCore implements LinkEnd {
   /** Throws unless a consumer could subscribe to this stage now with `options`. */
   checkSubscribable(action: string, options: NormalSubscribeOptions<unknown>): void {
     if (!this.isProducer) {
-      throw new TypeError(`Cannot ${action} as a ${this.kind} produces no events: subscribe to a Producer or ProducerConsumer`);
+      throw new TypeError(
+        `Cannot ${action} as a ${this.kind} produces no events: subscribe to a Producer or ProducerConsumer`,
+      );
     }
     if (this.stopped) throw new TypeError(`Cannot ${action} as the ${this.kind} has stopped`);
     this.#dispatcher!.validate?.(options);
@@ -236,13 +250,20 @@ export class StageCore implements LinkEnd {
     this.#post({ k: ASK, link, count });
   }
 
-  cancelled(link: AnyLink, reason: unknown): void {
-    this.#post({ k: CANCEL, link, reason });
+  cancelled(link: AnyLink, reason: unknown, redeliver?: boolean): void {
+    this.#post({ k: CANCEL, link, reason, redeliver });
   }
 
   deliver(link: AnyLink, events: unknown[], continuation: boolean): void | Promise<void> {
     if (this.stopped || link.detached) return;
-    const message: EventsMessage = { k: EVENTS, link, events, continuation, settled: false, done: undefined };
+    const message: EventsMessage = {
+      k: EVENTS,
+      link,
+      events,
+      continuation,
+      settled: false,
+      done: undefined,
+    };
     this.#post(message);
     if (message.settled) return;
     return new Promise<void>((resolve) => void (message.done = resolve));
@@ -303,7 +324,7 @@ export class StageCore implements LinkEnd {
       case SUBSCRIBED:
         return this.#onSubscribed(message.link);
       case CANCEL:
-        return this.#onCancel(message.link, message.reason);
+        return this.#onCancel(message.link, message.reason, message.redeliver === true);
       case ENDED:
         return this.#onEnded(message);
       case INFO:
@@ -322,7 +343,8 @@ export class StageCore implements LinkEnd {
       send: (subscription, events) => (subscription as AnyLink).send(events),
       ask: (subscription, count) => this.#post({ k: ASK, link: subscription as AnyLink, count }),
       info: (message) => this.#post({ k: DELIVER_INFO, message }),
-      cancel: (subscription, reason) => this.#post({ k: CANCEL, link: subscription as AnyLink, reason }),
+      cancel: (subscription, reason) =>
+        this.#post({ k: CANCEL, link: subscription as AnyLink, reason }),
       bufferSize: this.#config.producer!.bufferSize,
     };
   }
@@ -353,18 +375,45 @@ export class StageCore implements LinkEnd {
     return this.#serve(this.#dispatcher!.ask(count, link));
   }
 
-  #onCancel(link: AnyLink, reason: unknown): MaybePromise {
-    if (!link.active) return;
+  #onCancel(link: AnyLink, reason: unknown, redeliver: boolean): MaybePromise {
+    if (!link.active) {
+      // Cancelled before (close() cancels first): what its consumer failed to handle since comes back.
+      if (redeliver) this.#redeliver(link);
+      return;
+    }
     this.#downstream.delete(link);
     link.close(reason);
     const handleCancel = this.#config.handleCancel;
     const result = handleCancel === undefined ? undefined : handleCancel(link, reason);
     return then(result, (events) => {
       if (this.stopped) return;
-      const dispatched = this.#dispatch(toArray(events, "cancel"));
+      // The subscription leaves the dispatcher first, so nothing more is sent to it.
       const demand = this.#dispatcher!.cancel(link);
-      return then(dispatched, () => this.#serve(demand));
+      if (redeliver) this.#redeliver(link);
+      this.#dispatch(toArray(events, "cancel"));
+      return this.#serve(demand);
     });
+  }
+
+  /**
+   * Takes back the events `link` delivered and its consumer never handled,
+   * and dispatches them before anything else: through the dispatcher's
+   * `redeliver` when it has one, else from the front of the buffer.
+   */
+  #redeliver(link: AnyLink): void {
+    const events = link.takeUnhandled();
+    if (events.length === 0 || this.stopped) return;
+    const dispatcher = this.#dispatcher!;
+    const rest = dispatcher.redeliver === undefined ? events : dispatcher.redeliver(events, link);
+    const buffer = this.#buffer!;
+    if (rest.length > 0) buffer.unshift(rest);
+    if (this.#accumulated !== null || buffer.empty) return;
+    // Whatever demand the other subscriptions have takes them now.
+    const before = buffer.count;
+    this.#takeFromBuffer(Infinity);
+    if (this.kind === "ProducerConsumer") {
+      this.#counter = Math.max(0, this.#counter - (before - buffer.count));
+    }
   }
 
   /** Answers upstream demand returned by the dispatcher. */
@@ -486,7 +535,14 @@ export class StageCore implements LinkEnd {
     return then(mode, (mode) => {
       if (mode === "manual") link.manual = true;
       else if (mode !== undefined && mode !== "automatic") {
-        throw new TypeError(v.message("subscribe", "handleSubscribe's result", '"automatic", "manual" or nothing', mode));
+        throw new TypeError(
+          v.message(
+            "subscribe",
+            "handleSubscribe's result",
+            '"automatic", "manual" or nothing',
+            mode,
+          ),
+        );
       }
       if (!link.manual && !link.detached && !this.#closing) {
         link.pending = link.options.maxDemand;
@@ -511,6 +567,7 @@ export class StageCore implements LinkEnd {
     if (link.detached) return settle(message);
     const result = this.#config.handleEvents!(message.events, link);
     return then(result, (events) => {
+      link.handled(message.events.length);
       if (this.stopped) return;
       if (this.kind === "ProducerConsumer") this.#dispatch(toArray(events, "handle events"));
       if (!link.manual) {
@@ -587,14 +644,21 @@ export class StageCore implements LinkEnd {
     if (this.stopped) return;
     this.stopped = true;
     this.reason = reason;
-    if (this.#onAbort !== undefined) this.#config.signal!.removeEventListener("abort", this.#onAbort);
+    if (this.#onAbort !== undefined) {
+      this.#config.signal!.removeEventListener("abort", this.#onAbort);
+    }
     const current = this.#current;
     if (current !== undefined && current.k === EVENTS) settle(current);
     for (const message of this.#mailbox.drain()) this.#discard(message);
     for (const message of this.#deferred.drain()) this.#discard(message);
     for (const link of this.#downstream) link.close(reason);
     this.#downstream.clear();
-    for (const link of this.#upstream) link.detach(reason);
+    const redeliver = !isNormal(reason);
+    for (const link of this.#upstream) {
+      // Posted before the detach's cancel, which the producer then ignores.
+      if (redeliver && link.options.redeliver) link.source.cancelled(link, reason, true);
+      link.detach(reason);
+    }
     this.#upstream.clear();
     this.#buffer?.clear();
     this.#accumulated = null;

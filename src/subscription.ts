@@ -35,6 +35,23 @@ export interface SubscribeOptions<T = unknown> {
    * @default {"permanent"}
    */
   readonly cancel?: CancelMode;
+  /**
+   * Gives back, when the consumer stops abnormally (its `handleEvents` throws
+   * or rejects, it is stopped with a reason other than `"normal"`,
+   * `"shutdown"` or `undefined`, or its `signal` aborts), the events this
+   * subscription delivered to it and it did not finish handling: the whole
+   * chunk whose `handleEvents` failed and every event still queued for it.
+   * The producer dispatches them again before any new event (at the front of
+   * its buffer, which they may overfill, or through its dispatcher's
+   * `redeliver`), so another consumer handles them: at-least-once delivery.
+   * A normal stop and a cancel give nothing back (after a cancel or a
+   * `close()`, events still queued are handled, and given back only if the
+   * consumer then fails); neither does a raw subscription (`subscribe()`,
+   * `toReadableStream`).
+   *
+   * @default {false}
+   */
+  readonly redeliver?: boolean;
   /** The partition to read, for a producer with a `PartitionDispatcher` only. */
   readonly partition?: PartitionKey;
   /**
@@ -60,11 +77,12 @@ export interface Subscription<T = unknown> {
    * `producer.subscribe()` or `toReadableStream()`.
    */
   readonly consumer: object | null;
-  /** The normalised options: `maxDemand`, `minDemand` and `cancel` are always set. */
+  /** The normalised options: `maxDemand`, `minDemand`, `cancel` and `redeliver` are always set. */
   readonly options: Readonly<SubscribeOptions<T>> & {
     readonly maxDemand: number;
     readonly minDemand: number;
     readonly cancel: CancelMode;
+    readonly redeliver: boolean;
   };
   /**
    * Grants `count` more events, for a subscription in manual mode only (its

@@ -1,0 +1,263 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Consumer, Producer, ProducerConsumer } from "../mod.ts";
+import { deferred, range, settle } from "./_helpers.ts";
+
+/** A producer that emits 0..total-1 on demand and records each demand. */
+function counter(total: number): { producer: Producer<number>; demands: number[] } {
+  let next = 0;
+  const demands: number[] = [];
+  const producer = new Producer<number>({
+    handleDemand: (demand) => {
+      demands.push(demand);
+      const out: number[] = [];
+      while (out.length < demand && next < total) out.push(next++);
+      return out;
+    },
+  });
+  return { producer, demands };
+}
+
+describe("redeliver", () => {
+  it("gives every event to someone exactly once when a consumer with redeliver throws", async () => {
+    const total = 100;
+    const producer = Producer.from(range(0, total));
+    const handled: number[] = [];
+    const survivor: number[] = [];
+    let failedChunk: number[] = [];
+    let calls = 0;
+    const failing = new Consumer<number>({
+      subscribeTo: [[producer, { maxDemand: 10, minDemand: 5, redeliver: true }]],
+      handleEvents: (events) => {
+        if (++calls === 3) {
+          failedChunk = events;
+          throw new Error("boom");
+        }
+        handled.push(...events);
+      },
+    });
+    const good = new Consumer<number>({
+      subscribeTo: [[producer, { maxDemand: 10, minDemand: 5, redeliver: true }]],
+      handleEvents: (events) => {
+        handled.push(...events);
+        survivor.push(...events);
+      },
+    });
+    await assert.rejects(failing.closed, { message: "boom" });
+    await good.closed;
+    assert.equal(handled.length, total);
+    assert.deepEqual([...handled].sort((a, b) => a - b), range(0, total));
+    // The survivor got the failed chunk and the events queued behind it, in
+    // order, before any event produced after them.
+    assert.equal(failedChunk.length, 5);
+    // From the failed chunk on, the survivor sees the redelivered events in
+    // order, then the new ones: one increasing run.
+    const after = survivor.slice(survivor.indexOf(failedChunk[0]));
+    assert.deepEqual(after.slice(0, 5), failedChunk);
+    assert.deepEqual(after, [...after].sort((a, b) => a - b));
+  });
+
+  it("serves the redelivered events before asking handleDemand again, so nothing is asked twice", async () => {
+    const { producer, demands } = counter(Infinity);
+    const failing = new Consumer<number>({
+      subscribeTo: [[producer, { maxDemand: 10, minDemand: 5, redeliver: true }]],
+      handleEvents: () => {
+        throw new Error("boom");
+      },
+    });
+    await assert.rejects(failing.closed, { message: "boom" });
+    assert.deepEqual(demands, [10]);
+    assert.equal(producer.bufferedCount, 10);
+    const batches: number[][] = [];
+    const three = deferred();
+    const survivor = new Consumer<number>({
+      subscribeTo: [[producer, { maxDemand: 10, minDemand: 5 }]],
+      handleEvents: (events) => {
+        batches.push(events);
+        if (batches.length === 3) three.resolve();
+      },
+    });
+    await three.promise;
+    assert.deepEqual(batches, [range(0, 5), range(5, 10), range(10, 15)]);
+    assert.deepEqual(demands.slice(0, 2), [10, 5]);
+    await producer.stop();
+    await survivor.closed;
+  });
+
+  it("puts back the whole failed chunk and every queued event, before new events", async () => {
+    const producer = new Producer<number>({ bufferSize: Infinity });
+    producer.emit(range(0, 20));
+    const failed = deferred<number[]>();
+    const failing = new Consumer<number>({
+      subscribeTo: [[producer, { maxDemand: 10, minDemand: 5, redeliver: true }]],
+      handleEvents: (events) => {
+        failed.resolve(events);
+        throw new Error("boom");
+      },
+    });
+    await assert.rejects(failing.closed, { message: "boom" });
+    assert.deepEqual(await failed.promise, [0, 1, 2, 3, 4]);
+    // [0..9] went to the failing consumer; [0..9] are back at the front of the buffer.
+    assert.equal(producer.bufferedCount, 20);
+    const batches: number[][] = [];
+    const all = deferred();
+    const survivor = new Consumer<number>({
+      subscribeTo: [[producer, { maxDemand: 10, minDemand: 0 }]],
+      handleEvents: (events) => {
+        batches.push(events);
+        if (batches.flat().length === 20) all.resolve();
+      },
+    });
+    await all.promise;
+    assert.deepEqual(batches, [range(0, 10), range(10, 20)]);
+    await producer.stop();
+    await survivor.closed;
+  });
+
+  it("loses exactly the failed chunk and the queued events without redeliver", async () => {
+    const producer = new Producer<number>({ bufferSize: Infinity });
+    producer.emit(range(0, 20));
+    const failing = new Consumer<number>({
+      subscribeTo: [[producer, { maxDemand: 10, minDemand: 5 }]],
+      handleEvents: () => {
+        throw new Error("boom");
+      },
+    });
+    await assert.rejects(failing.closed, { message: "boom" });
+    assert.equal(producer.bufferedCount, 10);
+    const batches: number[][] = [];
+    const all = deferred();
+    const survivor = new Consumer<number>({
+      subscribeTo: [[producer, { maxDemand: 10, minDemand: 0 }]],
+      handleEvents: (events) => {
+        batches.push(events);
+        all.resolve();
+      },
+    });
+    await all.promise;
+    assert.deepEqual(batches, [range(10, 20)]);
+    await producer.stop();
+    await survivor.closed;
+  });
+
+  it("gives back the events of a producer-consumer with redeliver whose handleEvents throws", async () => {
+    const producer = new Producer<number>({ bufferSize: Infinity });
+    producer.emit(range(0, 20));
+    const failing = new ProducerConsumer<number, number>({
+      subscribeTo: [[producer, { maxDemand: 10, minDemand: 5, redeliver: true }]],
+      handleEvents: () => {
+        throw new Error("boom");
+      },
+    });
+    const downstream = new Consumer<number>({
+      subscribeTo: [[failing, { cancel: "temporary" }]],
+      handleEvents: () => {},
+    });
+    await assert.rejects(failing.closed, { message: "boom" });
+    assert.equal(producer.bufferedCount, 20);
+    const batches: number[][] = [];
+    const all = deferred();
+    const survivor = new Consumer<number>({
+      subscribeTo: [[producer, { maxDemand: 10, minDemand: 0 }]],
+      handleEvents: (events) => {
+        batches.push(events);
+        if (batches.flat().length === 20) all.resolve();
+      },
+    });
+    await all.promise;
+    assert.deepEqual(batches, [range(0, 10), range(10, 20)]);
+    await producer.stop();
+    await survivor.closed;
+    await downstream.stop();
+  });
+
+  it("gives back what a producer-consumer held back for lack of downstream demand", async () => {
+    const producer = new Producer<number>({ bufferSize: Infinity });
+    producer.emit(range(0, 20));
+    const stalled = new ProducerConsumer<number, number>({
+      subscribeTo: [[producer, { maxDemand: 10, minDemand: 5, redeliver: true }]],
+      handleEvents: (events) => events,
+    });
+    await settle();
+    assert.equal(producer.bufferedCount, 10);
+    await stalled.stop(new Error("down"));
+    await assert.rejects(stalled.closed, { message: "down" });
+    assert.equal(producer.bufferedCount, 20);
+    await producer.stop();
+  });
+
+  it("gives back the events of a consumer stopped with an abnormal reason, and of an aborted one", async () => {
+    for (const how of ["stop", "abort"] as const) {
+      const producer = new Producer<number>({ bufferSize: Infinity });
+      producer.emit(range(0, 20));
+      const controller = new AbortController();
+      const started = deferred();
+      const consumer = new Consumer<number>({
+        subscribeTo: [[producer, { maxDemand: 10, minDemand: 5, redeliver: true }]],
+        signal: controller.signal,
+        handleEvents: () => {
+          started.resolve();
+          return new Promise<void>(() => {});
+        },
+      });
+      await started.promise;
+      if (how === "stop") await consumer.stop("crash");
+      else controller.abort(new Error("aborted"));
+      await assert.rejects(consumer.closed);
+      assert.equal(producer.bufferedCount, 20, how);
+      await producer.stop();
+    }
+  });
+
+  it("gives nothing back on a normal stop", async () => {
+    const producer = new Producer<number>({ bufferSize: Infinity });
+    producer.emit(range(0, 20));
+    const started = deferred();
+    const consumer = new Consumer<number>({
+      subscribeTo: [[producer, { maxDemand: 10, minDemand: 5, redeliver: true }]],
+      handleEvents: () => {
+        started.resolve();
+        return new Promise<void>(() => {});
+      },
+    });
+    await started.promise;
+    await consumer.stop("normal");
+    const survivor = deferred<number[]>();
+    const other = new Consumer<number>({
+      subscribeTo: [[producer, { maxDemand: 10, minDemand: 0 }]],
+      handleEvents: (events) => survivor.resolve(events),
+    });
+    assert.deepEqual(await survivor.promise, range(10, 20));
+    assert.equal(producer.bufferedCount, 0);
+    await producer.stop();
+    await other.closed;
+  });
+
+  it("gives back what a closing consumer fails to handle after its cancel", async () => {
+    const producer = new Producer<number>({ bufferSize: Infinity });
+    producer.emit(range(0, 20));
+    const first = deferred<void>();
+    const release = deferred<void>();
+    const handled: number[] = [];
+    const consumer = new Consumer<number>({
+      subscribeTo: [[producer, { maxDemand: 10, minDemand: 5, redeliver: true }]],
+      handleEvents: async (events) => {
+        if (events[0] === 0) {
+          first.resolve();
+          await release.promise;
+          handled.push(...events);
+          return;
+        }
+        throw new Error("boom");
+      },
+    });
+    await first.promise;
+    const closing = consumer.close();
+    release.resolve();
+    await closing;
+    await assert.rejects(consumer.closed, { message: "boom" });
+    assert.deepEqual(handled, range(0, 5));
+    assert.equal(producer.bufferedCount, 15);
+    await producer.stop();
+  });
+});
