@@ -631,6 +631,7 @@ export class StageCore implements LinkEnd {
     if (this.stopped || this.#running || this.#mailbox.length > 0) return;
     if (this.#upstream.size > 0 || this.#deferred.length > 0) return;
     if (this.#buffer !== undefined && (!this.#buffer.empty || this.#accumulated?.length)) return;
+    if (this.#dispatcher?.idle?.() === false) return;
     this.#terminate("normal");
   }
 

@@ -124,6 +124,12 @@ export interface Dispatcher<T> {
   /** Delivers `message` to the stage's `handleInfo` through `host.info`, now or after events it holds. */
   info(message: unknown): void;
   /**
+   * False while the dispatcher holds events that a live subscription will
+   * ask for (a partition's backlog): a closing stage waits for them to be
+   * delivered before it stops. Without it, the dispatcher holds no events.
+   */
+  idle?(): boolean;
+  /**
    * Takes back `events` that were sent to `subscription` but never handled
    * (its consumer stopped abnormally with `redeliver: true`), so they are
    * dispatched before new events.
