@@ -32,6 +32,8 @@
 export type { CancelMode, PartitionKey, SubscribeOptions, Subscription } from "./src/subscription.ts";
 export type { Dispatcher, DispatcherHost } from "./src/dispatcher.ts";
 export { DemandDispatcher, type DemandDispatcherOptions } from "./src/dispatchers/demand_dispatcher.ts";
+export { BroadcastDispatcher } from "./src/dispatchers/broadcast_dispatcher.ts";
+export { PartitionDispatcher, type PartitionDispatcherOptions } from "./src/dispatchers/partition_dispatcher.ts";
 export { type Events, type FromOptions, Producer, type ProducerOptions } from "./src/producer.ts";
 export {
   Consumer,

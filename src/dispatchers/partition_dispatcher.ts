@@ -1,0 +1,448 @@
+import type { Dispatcher, DispatcherHost } from "../dispatcher.ts";
+import type { PartitionKey, SubscribeOptions, Subscription } from "../subscription.ts";
+import { Queue } from "../_queue.ts";
+import * as v from "../_validate.ts";
+
+/** Options of a {@linkcode PartitionDispatcher}. */
+export interface PartitionDispatcherOptions<T, K extends PartitionKey = PartitionKey> {
+  /**
+   * The partitions: a count `n` names them `0` to `n - 1`; an array names
+   * them by its (distinct) elements.
+   */
+  readonly partitions: number | readonly K[];
+  /**
+   * Returns the partition of `event`, or `null` to discard it. A `hash` that
+   * throws, returns `undefined` or returns a key that is not a partition
+   * stops the producer with an error (a programming error).
+   */
+  readonly hash: (event: T) => K | null;
+  /**
+   * The most events a partition keeps while its subscription has no demand
+   * (or while it has no subscription). Once one partition's backlog is full,
+   * the producer is asked for nothing more until it drains; events already
+   * asked for when it filled still join it, so a backlog exceeds
+   * `maxBacklog` by at most that demand. An integer ≥ 1 or `Infinity`.
+   *
+   * @default {the producer's bufferSize}
+   */
+  readonly maxBacklog?: number;
+}
+
+/** An info message waiting behind the events queued before it. */
+class Marker {
+  readonly message: unknown;
+  /** Partitions whose backlog has not passed it yet. */
+  remaining: number;
+  constructor(message: unknown, remaining: number) {
+    this.message = message;
+    this.remaining = remaining;
+  }
+}
+
+interface Partition<T, K> {
+  readonly key: K;
+  subscription: Subscription<T> | null;
+  /** Outstanding demand of the subscription; positive only while the backlog holds no events. */
+  demand: number;
+  /** Events (and info markers) waiting for demand, FIFO. */
+  readonly backlog: Queue<T | Marker>;
+  /** Events in `backlog` (markers not counted). */
+  size: number;
+}
+
+const EMPTY: never[] = [];
+
+/**
+ * Sends each event to the one subscription reading its partition:
+ * GenStage's `PartitionDispatcher`. `hash(event)` names the partition (or
+ * `null` to discard the event); each partition has at most one
+ * subscription, chosen by its `partition` subscription option.
+ *
+ * - A partition whose subscription has no demand, or that has no
+ *   subscription, keeps its events in a backlog, and its next subscription
+ *   receives that backlog first. When a partition's subscription ends, its
+ *   backlog is kept for the partition's next subscriber (nothing lost,
+ *   nothing asked twice), unlike GenStage which drops it and asks again.
+ * - Backlogs are bounded, unlike GenStage's: a backlog holds at most
+ *   `maxBacklog` events, and a full backlog stops the producer from being
+ *   asked for more until it drains.
+ * - **Limit:** upstream demand is shared by the partitions, so a partition
+ *   that is never read (or has no subscriber) fills its backlog and then
+ *   stalls every other partition. As in GenStage, an ask served from a
+ *   backlog is still forwarded upstream (the other partitions need events
+ *   too), and the distribution is only as even as `hash` makes it.
+ * - A missing, unknown or taken `partition` option makes `subscribeTo` throw.
+ * - Info messages wait behind the backlogs of subscribed partitions, and a
+ *   closing producer waits for them to be delivered.
+ *
+ * @example Odd and even numbers to two consumers
+ * ```ts
+ * import { Consumer, PartitionDispatcher, Producer } from "@webstage/webstage";
+ * import assert from "node:assert/strict";
+ *
+ * const producer = Producer.from([1, 2, 3, 4, 5, 6], {
+ *   dispatcher: new PartitionDispatcher({
+ *     partitions: ["odd", "even"],
+ *     hash: (n: number) => (n % 2 === 0 ? "even" : "odd"),
+ *   }),
+ * });
+ * const seen: Record<string, number[]> = { odd: [], even: [] };
+ * const consumers = ["odd", "even"].map((partition) =>
+ *   new Consumer<number>({
+ *     subscribeTo: [[producer, { partition, maxDemand: 2 }]],
+ *     handleEvents: (events) => void seen[partition].push(...events),
+ *   })
+ * );
+ * await Promise.all(consumers.map((consumer) => consumer.closed));
+ * assert.deepEqual(seen, { odd: [1, 3, 5], even: [2, 4, 6] });
+ * ```
+ */
+export class PartitionDispatcher<T = unknown, K extends PartitionKey = PartitionKey>
+  implements Dispatcher<T> {
+  #host: DispatcherHost<T> | undefined;
+  readonly #hash: (event: T) => K | null;
+  readonly #partitions = new Map<K, Partition<T, K>>();
+  readonly #keys: readonly K[];
+  readonly #count: number | undefined;
+  #maxBacklog: number;
+  /** Subscription → partition, kept after the subscription ends (for `redeliver`). */
+  readonly #bySubscription = new WeakMap<Subscription<T>, Partition<T, K>>();
+  /** Upstream demand forwarded and not yet matched by dispatched events. */
+  #waiting = 0;
+  /** Demand forwarded for subscriptions that have ended. */
+  #pending = 0;
+  /** Demand not forwarded because a backlog is full. */
+  #held = 0;
+  /** Partitions whose backlog is full. */
+  #full = 0;
+
+  /**
+   * @param options The partitions, the hash and the backlog bound.
+   * @throws {TypeError} If `options`, `partitions` or `hash` has the wrong type, or `partitions` repeats a key.
+   * @throws {RangeError} If `partitions` is not an integer ≥ 1 or an empty array, or `maxBacklog` is not an integer ≥ 1 or `Infinity`.
+   */
+  constructor(options: PartitionDispatcherOptions<T, K>) {
+    const action = "construct PartitionDispatcher";
+    const o = v.options<PartitionDispatcherOptions<T, K>>(action, "options", options);
+    if (options === undefined) {
+      throw new TypeError(v.message(action, "options", "an object", options));
+    }
+    const partitions: unknown = o.partitions;
+    let keys: K[];
+    if (typeof partitions === "number") {
+      const count = v.integer(action, "partitions", partitions, 1);
+      this.#count = count;
+      keys = Array.from({ length: count }, (_, i) => i as K);
+    } else if (Array.isArray(partitions)) {
+      if (partitions.length === 0) {
+        throw new RangeError(v.message(action, "partitions", "a non-empty array", partitions));
+      }
+      keys = partitions.slice();
+      const seen = new Set<K>();
+      for (const key of keys) {
+        if (key === null || key === undefined) {
+          throw new TypeError(
+            v.message(action, "every partition", "a key other than null or undefined", key),
+          );
+        }
+        if (seen.has(key)) {
+          throw new TypeError(v.message(action, "every partition", "distinct", key));
+        }
+        seen.add(key);
+      }
+    } else {
+      throw new TypeError(
+        v.message(action, "partitions", "an integer or an array of keys", partitions),
+      );
+    }
+    this.#keys = Object.freeze(keys);
+    this.#hash = v.callback<(event: T) => K | null>(action, "hash", o.hash, false)!;
+    this.#maxBacklog = o.maxBacklog === undefined
+      ? NaN
+      : v.integer(action, "maxBacklog", o.maxBacklog, 1, Infinity, true);
+    for (const key of keys) {
+      this.#partitions.set(key, {
+        key,
+        subscription: null,
+        demand: 0,
+        backlog: new Queue(),
+        size: 0,
+      });
+    }
+  }
+
+  /** The partition keys, in order. */
+  get partitions(): readonly K[] {
+    return this.#keys;
+  }
+
+  /** The most events a partition's backlog holds (the producer's `bufferSize` unless set). */
+  get maxBacklog(): number {
+    return this.#maxBacklog;
+  }
+
+  /** Upstream demand forwarded and not yet matched by events. */
+  get waiting(): number {
+    return this.#waiting;
+  }
+
+  /** Demand forwarded for subscriptions that have ended, to be matched before asking again. */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /**
+   * How many events wait in `partition`'s backlog for demand.
+   *
+   * @param partition A partition key.
+   * @returns The number of events in its backlog.
+   * @throws {TypeError | RangeError} If `partition` is not one of the partitions.
+   *
+   * @example A backlog fills while its partition has no subscriber
+   * ```ts
+   * import { PartitionDispatcher, Producer } from "@webstage/webstage";
+   * import assert from "node:assert/strict";
+   *
+   * const dispatcher = new PartitionDispatcher({ partitions: 2, hash: (n: number) => n % 2 });
+   * const producer = new Producer<number>({ dispatcher });
+   * const reader = producer.subscribe({ partition: 0, maxDemand: 4 }).getReader();
+   * producer.emit([0, 1, 2, 3]);
+   * assert.deepEqual((await reader.read()).value, [0, 2]);
+   * assert.equal(dispatcher.backlogSize(1), 2);
+   * assert.deepEqual(dispatcher.backlogSizes(), new Map([[0, 0], [1, 2]]));
+   * await producer.stop();
+   * ```
+   */
+  backlogSize(partition: K): number {
+    return this.#partition("read a backlog size", partition).size;
+  }
+
+  /** The size of every partition's backlog, by key. */
+  backlogSizes(): Map<K, number> {
+    const sizes = new Map<K, number>();
+    for (const [key, partition] of this.#partitions) sizes.set(key, partition.size);
+    return sizes;
+  }
+
+  /** Adopts the dispatcher into a stage; a dispatcher belongs to one stage. */
+  init(host: DispatcherHost<T>): void {
+    if (this.#host !== undefined) {
+      throw new TypeError("Cannot use a PartitionDispatcher in two stages: create one per stage");
+    }
+    this.#host = host;
+    if (Number.isNaN(this.#maxBacklog)) this.#maxBacklog = host.bufferSize;
+  }
+
+  /**
+   * Checks the `partition` subscription option: present, one of the
+   * partitions, and not taken by a live subscription.
+   *
+   * @throws {TypeError} If `partition` is missing, unknown or taken.
+   * @throws {RangeError} If the partitions are a count and `partition` is a number out of range.
+   */
+  validate(options: Readonly<SubscribeOptions<T>>): void {
+    const partition = this.#partition("subscribe", options.partition);
+    if (partition.subscription !== null) {
+      throw new TypeError(
+        `Cannot subscribe as partition ${v.show(partition.key)} is taken: ` +
+          "each partition has at most one subscription",
+      );
+    }
+  }
+
+  /** Gives the subscription its partition, with the partition's backlog. */
+  subscribe(subscription: Subscription<T>): number {
+    this.validate(subscription.options);
+    const partition = this.#partitions.get(subscription.options.partition as K)!;
+    partition.subscription = subscription;
+    this.#bySubscription.set(subscription, partition);
+    return 0;
+  }
+
+  /**
+   * Frees the subscription's partition. Its backlog is kept for the next
+   * subscriber; its unmet demand becomes `pending`, so nothing is asked twice.
+   */
+  cancel(subscription: Subscription<T>): number {
+    const partition = this.#bySubscription.get(subscription);
+    if (partition === undefined || partition.subscription !== subscription) return 0;
+    partition.subscription = null;
+    this.#pending += partition.demand;
+    partition.demand = 0;
+    // Info messages wait only for subscribed partitions.
+    if (partition.size < partition.backlog.length) {
+      const kept = new Queue<T | Marker>();
+      for (const item of partition.backlog.drain()) {
+        if (item instanceof Marker) this.#pass(item);
+        else kept.push(item);
+      }
+      for (const item of kept) partition.backlog.push(item);
+    }
+    return 0;
+  }
+
+  /**
+   * Serves the ask from the partition's backlog first; forwards it upstream
+   * either way (less `pending`), unless a backlog is full.
+   */
+  ask(count: number, subscription: Subscription<T>): number {
+    const partition = this.#bySubscription.get(subscription);
+    if (partition === undefined || partition.subscription !== subscription) return 0;
+    const rest = this.#serve(partition, count);
+    partition.demand += rest;
+    const already = Math.min(this.#pending, count);
+    this.#pending -= already;
+    return this.#forward(count - already);
+  }
+
+  /**
+   * Sends each event to its partition's subscription or backlog while
+   * upstream demand lasts; returns the rest (events nobody asked for).
+   *
+   * @throws {TypeError} If `hash` returns `undefined` or a key that is not a partition (stopping the producer).
+   */
+  dispatch(events: T[]): T[] {
+    const hash = this.#hash;
+    const partitions = this.#partitions;
+    const max = this.#maxBacklog;
+    const length = events.length;
+    let batches: Map<Partition<T, K>, T[]> | undefined;
+    let i = 0;
+    for (; i < length && this.#waiting > 0; i++) {
+      const event = events[i];
+      const key = hash(event);
+      if (key === null) continue;
+      const partition = partitions.get(key as K);
+      if (partition === undefined) {
+        throw new TypeError(
+          v.message(
+            `dispatch ${v.show(event)}`,
+            "the key returned by hash",
+            `${this.#describe()} or null`,
+            key,
+          ),
+        );
+      }
+      if (partition.demand > 0) {
+        partition.demand--;
+        batches ??= new Map();
+        const batch = batches.get(partition);
+        if (batch === undefined) batches.set(partition, [event]);
+        else batch.push(event);
+      } else {
+        // Past maxBacklog only by demand asked upstream before the backlog filled.
+        partition.backlog.push(event);
+        if (++partition.size === max) this.#full++;
+      }
+      this.#waiting--;
+    }
+    if (batches !== undefined) {
+      const host = this.#host!;
+      for (const [partition, batch] of batches) host.send(partition.subscription!, batch);
+    }
+    return i === length ? EMPTY : i === 0 ? events : events.slice(i);
+  }
+
+  /** Delivers `message` once every subscribed partition's backlog has passed the events queued now. */
+  info(message: unknown): void {
+    let behind = 0;
+    for (const partition of this.#partitions.values()) {
+      if (partition.subscription !== null && partition.backlog.length > 0) behind++;
+    }
+    if (behind === 0) return this.#host!.info(message);
+    const marker = new Marker(message, behind);
+    for (const partition of this.#partitions.values()) {
+      if (partition.subscription !== null && partition.backlog.length > 0) {
+        partition.backlog.push(marker);
+      }
+    }
+  }
+
+  /** False while a subscribed partition's backlog holds events: a closing producer waits for them. */
+  idle(): boolean {
+    for (const partition of this.#partitions.values()) {
+      if (partition.subscription !== null && partition.size > 0) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Puts `events` back at the front of the backlog of the partition
+   * `subscription` read, for its next subscriber (or its current one, at
+   * once, if it has demand).
+   *
+   * @returns The events it could not place: all of them if `subscription` never belonged to this dispatcher.
+   */
+  redeliver(events: T[], subscription: Subscription<T>): T[] {
+    const partition = this.#bySubscription.get(subscription);
+    if (partition === undefined) return events;
+    const backlog = partition.backlog;
+    const wasFull = partition.size >= this.#maxBacklog;
+    const rest = backlog.drain();
+    for (const event of events) backlog.push(event);
+    for (const item of rest) backlog.push(item);
+    partition.size += events.length;
+    if (!wasFull && partition.size >= this.#maxBacklog) this.#full++;
+    if (partition.demand > 0) {
+      const demand = partition.demand;
+      partition.demand = 0;
+      partition.demand = this.#serve(partition, demand);
+    }
+    return EMPTY;
+  }
+
+  /** Sends up to `count` backlog events to the partition's subscription; returns the demand left. */
+  #serve(partition: Partition<T, K>, count: number): number {
+    const backlog = partition.backlog;
+    if (backlog.length === 0) return count;
+    const wasFull = partition.size >= this.#maxBacklog;
+    const events: T[] = [];
+    while (backlog.length > 0) {
+      const head = backlog.peek()!;
+      if (head instanceof Marker) {
+        backlog.shift();
+        this.#pass(head);
+      } else if (events.length < count) {
+        events.push(backlog.shift() as T);
+      } else break;
+    }
+    partition.size -= events.length;
+    if (wasFull && partition.size < this.#maxBacklog) this.#full--;
+    if (events.length > 0) this.#host!.send(partition.subscription!, events);
+    return count - events.length;
+  }
+
+  /** Forwards `demand` upstream, with what was held, unless a backlog is full. */
+  #forward(demand: number): number {
+    if (this.#full > 0) {
+      this.#held += demand;
+      return 0;
+    }
+    const total = demand + this.#held;
+    this.#held = 0;
+    this.#waiting += total;
+    return total;
+  }
+
+  #pass(marker: Marker): void {
+    if (--marker.remaining === 0) this.#host!.info(marker.message);
+  }
+
+  #describe(): string {
+    if (this.#count !== undefined) return `an integer in [0, ${this.#count - 1}]`;
+    const keys = this.#keys.map(v.show);
+    return keys.length === 1
+      ? keys[0]
+      : `one of ${keys.slice(0, -1).join(", ")} or ${keys[keys.length - 1]}`;
+  }
+
+  #partition(action: string, key: unknown): Partition<T, K> {
+    const partition = this.#partitions.get(key as K);
+    if (partition !== undefined) return partition;
+    const name = "partition";
+    if (this.#count !== undefined && typeof key === "number") {
+      throw new RangeError(v.message(action, name, this.#describe(), key));
+    }
+    throw new TypeError(v.message(action, name, this.#describe(), key));
+  }
+}
