@@ -25,6 +25,7 @@ const SENSORS = 16;
 // ---------------------------------------------------------------- stages
 
 let made = 0;
+let handledAll = 0;
 let maxInFlight = 0;
 let asks = 0;
 let asked = 0;
@@ -40,7 +41,7 @@ const sensors = new Producer<Reading>({
     }
     made += count;
     // In flight only grows here, so this sees its true maximum.
-    maxInFlight = Math.max(maxInFlight, made - handledTotal());
+    maxInFlight = Math.max(maxInFlight, made - handledAll);
     if (made === TOTAL) queueMicrotask(() => void sensors.close());
     return batch;
   },
@@ -78,6 +79,7 @@ for (const sink of sinks) {
       await new Promise((resolve) => setTimeout(resolve, sink.workMs));
       sink.batches++;
       sink.handled += events.length;
+      handledAll += events.length;
       for (const event of events) {
         sink.sum += event.id;
         if (event.alert) sink.alerts++;
