@@ -41,11 +41,14 @@ interface Options {
   readonly filter: string | undefined;
 }
 
+/** The fastest and slowest timed run of each row, for the table's spread column. */
+const extremes = new WeakMap<Row, { min: number; max: number }>();
+
 const USAGE = `Usage: bench [filter] [--n <count>] [--runs <k>] [--json] [--memory]
 
   filter        run only the scenarios whose label contains this text (case-insensitive),
-                e.g. "P->C", "@10", "webstage", "Dispatcher"
-  --n <count>   events per run for full-size scenarios (default 2000000); slow ones
+                e.g. "P->C", "@10", "webstage", "Dispatcher", and the peers their ratios need
+  --n <count>   events per run for full-size scenarios (default 5000000); slow ones
                 (per-event streams, maxDemand 10, fan-out helpers) take a fixed share of it
   --runs <k>    timed runs per scenario, after one warm-up run (default 5); the median counts
   --json        one JSON object per scenario per line on stdout (notes go to stderr)
@@ -57,7 +60,7 @@ const USAGE = `Usage: bench [filter] [--n <count>] [--runs <k>] [--json] [--memo
 const MAX_EVENTS = 90_000_000;
 
 function parse(args: string[]): Options {
-  let n = 2_000_000, runs = 5, json = false, memory = false;
+  let n = 5_000_000, runs = 5, json = false, memory = false;
   let filter: string | undefined;
   const count = (flag: string, value: string | undefined, min: number): number => {
     const parsed = Number(value?.replaceAll("_", ""));
@@ -81,9 +84,9 @@ function parse(args: string[]): Options {
     else if (filter === undefined) filter = flag.toLowerCase();
     else throw new TypeError(`Only one filter is allowed: got "${filter}" and "${flag}"`);
   }
-  if (n > MAX_EVENTS / 10) {
+  if (n > MAX_EVENTS) {
     throw new RangeError(
-      `--n must be <= ${MAX_EVENTS / 10} so that every sum stays exact: current value is ${n}`,
+      `--n must be <= ${MAX_EVENTS} so that every sum stays exact: current value is ${n}`,
     );
   }
   return { n, runs, json, memory, filter };
@@ -139,6 +142,7 @@ async function measure(scenario: Scenario, options: Options, runtime: string): P
     medianSeconds,
     runs: options.runs,
   };
+  extremes.set(row, { min: Math.min(...times), max: Math.max(...times) });
   if (options.memory) {
     const meter = new HeapPeak();
     await runOnce(scenario, n, meter.probe);
@@ -151,7 +155,17 @@ function pad(text: string, width: number, right = false): string {
   return right ? text.padStart(width) : text.padEnd(width);
 }
 
-const WIDTH = { label: 44, n: 10, rate: 11, seconds: 9, ratio: 8, peer: 34, genstage: 9, heap: 9 };
+const WIDTH = {
+  label: 40,
+  n: 9,
+  rate: 11,
+  seconds: 9,
+  spread: 7,
+  ratio: 7,
+  peer: 35,
+  genstage: 9,
+  heap: 9,
+};
 
 function header(memory: boolean): string {
   return [
@@ -159,11 +173,18 @@ function header(memory: boolean): string {
     pad("n", WIDTH.n, true),
     pad("events/s", WIDTH.rate, true),
     pad("median s", WIDTH.seconds, true),
+    pad("spread", WIDTH.spread, true),
     pad("ratio", WIDTH.ratio, true),
     pad("  vs peer", WIDTH.peer),
     pad("GenStage", WIDTH.genstage, true),
     ...(memory ? [pad("heap+", WIDTH.heap, true)] : []),
   ].join(" ") + "\n";
+}
+
+/** (slowest - fastest) / median of the timed runs, as a percentage. */
+function spread(row: Row): string {
+  const e = extremes.get(row);
+  return e === undefined ? "" : `${Math.round(((e.max - e.min) / row.medianSeconds) * 100)}%`;
 }
 
 function line(
@@ -179,6 +200,7 @@ function line(
     pad(String(row.n), WIDTH.n, true),
     pad(formatRate(row.eventsPerSecond), WIDTH.rate, true),
     pad(row.medianSeconds.toFixed(4), WIDTH.seconds, true),
+    pad(spread(row), WIDTH.spread, true),
     pad(
       peer === undefined ? "" : `${(row.eventsPerSecond / peer.eventsPerSecond).toFixed(2)}x`,
       WIDTH.ratio,
@@ -208,7 +230,7 @@ function line(
 }
 
 async function stallSection(options: Options, note: (text: string) => void): Promise<void> {
-  const n = Math.max(1, Math.round(options.n / 4));
+  const n = Math.max(1, Math.round(options.n / 10));
   const stallMs = 2000;
   const cases: [
     string,
@@ -261,12 +283,16 @@ async function main(): Promise<void> {
   if (options.memory && (await findCollector()) === undefined) {
     note("note: no way to force garbage collection here: heap figures include uncollected garbage");
   }
-  const selected = (s: Scenario) =>
+  const matches = (s: Scenario) =>
     options.filter === undefined || label(s).toLowerCase().includes(options.filter);
+  // A filtered run also measures the peers of the scenarios it selects, so ratios stay defined.
+  const peers = new Set(groups.flat().filter(matches).map((s) => s.peer));
+  const selected = (s: Scenario) => matches(s) || peers.has(label(s));
   if (!options.json) {
     write(
       `webstage benchmark on ${runtime}: --n ${options.n}, ${options.runs} runs + 1 warm-up per scenario, median.\n` +
-        `ratio = events/s over the peer's in this run; GenStage = over GenStage 1.3.2's figure from issue 6.\n\n`,
+        `spread = (slowest - fastest run) / median; ratio = events/s over the peer's in this run;\n` +
+        `GenStage = over GenStage 1.3.2's figure from issue 6. The machine may be shared: figures are noisy.\n\n`,
     );
     write(header(options.memory));
   }

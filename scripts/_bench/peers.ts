@@ -109,7 +109,7 @@ function batchedRTW(size: number): Scenario {
 const perEventRW: Scenario = {
   name: "web streams per-event R->W",
   maxDemand: null,
-  scale: 0.05,
+  scale: 0.02,
   expect: once,
   async run(n, probe) {
     const tally = { count: 0, sum: 0 };
@@ -121,7 +121,7 @@ const perEventRW: Scenario = {
 const perEventRTW: Scenario = {
   name: "web streams per-event R->T->W",
   maxDemand: null,
-  scale: 0.05,
+  scale: 0.02,
   expect: doubled,
   async run(n, probe) {
     const tally = { count: 0, sum: 0 };
@@ -138,7 +138,7 @@ const perEventRTW: Scenario = {
 const tee: Scenario = {
   name: "web streams tee()",
   maxDemand: null,
-  scale: 0.1,
+  scale: 0.04,
   expect: (n) => copies(n, 2),
   async run(n, probe) {
     const tally = { count: 0, sum: 0 };

@@ -168,7 +168,7 @@ const partitionDispatcher: Scenario = {
 const broadcastHelper: Scenario = {
   name: "webstage broadcast(source, 2)",
   maxDemand: 1000,
-  scale: 0.1,
+  scale: 0.04,
   peer: "web streams tee()",
   skip: missing("broadcast"),
   expect: (n) => copies(n, 2),
