@@ -40,11 +40,21 @@ function missing(name: keyof Pending): () => string | undefined {
       : undefined;
 }
 
-/** A producer of 0..n-1 that answers each ask with exactly the demand. */
-function rangeProducer(n: number, dispatcher?: Dispatcher<number>): webstage.Producer<number> {
+/**
+ * A producer of 0..n-1 that answers each ask with exactly the demand.
+ * `accumulate` holds the asks until `setDemandMode("forward")`, so that every
+ * consumer has subscribed before the first event flows (a BroadcastDispatcher
+ * sends each event to the subscriptions present when it is dispatched).
+ */
+function rangeProducer(
+  n: number,
+  dispatcher?: Dispatcher<number>,
+  accumulate = false,
+): webstage.Producer<number> {
   let next = 0;
   const producer: webstage.Producer<number> = new webstage.Producer<number>({
     dispatcher,
+    demand: accumulate ? "accumulate" : "forward",
     handleDemand(demand) {
       const length = Math.min(demand, n - next);
       const events = integers(next, length);
@@ -139,8 +149,9 @@ const broadcastDispatcher: Scenario = {
   expect: (n) => copies(n, 2),
   async run(n, probe) {
     const tally = { count: 0, sum: 0 };
-    const producer = rangeProducer(n, new pending.BroadcastDispatcher!());
+    const producer = rangeProducer(n, new pending.BroadcastDispatcher!(), true);
     const all = [0, 1].map(() => summer(tally, probe, producer, { maxDemand: 1000 }));
+    producer.setDemandMode("forward");
     await closedAll(all);
     return tally;
   },
