@@ -135,6 +135,38 @@ const perEventRTW: Scenario = {
   },
 };
 
+/**
+ * One per-event source routed to `k` per-event writables by `x % k` (for
+ * 0..n-1 the same split as round robin): the per-event web-streams form of
+ * the DemandDispatcher and PartitionDispatcher topologies. A hand-written
+ * reader loop; each writer's back pressure is honoured through `ready`.
+ */
+function perEventFanOut(k: number): Scenario {
+  return {
+    name: `web streams per-event R->${k} W (x%${k})`,
+    maxDemand: null,
+    scale: 0.02,
+    expect: once,
+    async run(n, probe) {
+      const tally = { count: 0, sum: 0 };
+      const writers = Array.from({ length: k }, () => singleSink(tally, probe).getWriter());
+      const reader = singleSource(n).getReader();
+      let failure: unknown = undefined;
+      const fail = (error: unknown) => void (failure ??= error);
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        const writer = writers[value % k];
+        if (writer.desiredSize! <= 0) await writer.ready;
+        writer.write(value).catch(fail);
+      }
+      await Promise.all(writers.map((writer) => writer.close()));
+      if (failure !== undefined) throw failure;
+      return tally;
+    },
+  };
+}
+
 const tee: Scenario = {
   name: "web streams tee()",
   maxDemand: null,
@@ -338,6 +370,9 @@ export const rtwPeers: readonly Scenario[] = [
   rxjs,
   loop,
 ];
+
+/** The per-event peers of the dispatcher topologies. */
+export const dispatcherPeers: readonly Scenario[] = [perEventFanOut(2), perEventFanOut(4)];
 
 /** The peer of the fan-out helpers. */
 export const fanOutPeers: readonly Scenario[] = [tee];

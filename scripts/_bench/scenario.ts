@@ -15,6 +15,8 @@ export interface Scenario {
   readonly scale: number;
   /** The label of the peer row its ratio is taken against, if any. */
   readonly peer?: string;
+  /** The label of the per-event web-streams pipeline of the same topology, if any. */
+  readonly perEventPeer?: string;
   /** A reason to skip the scenario (a missing export or module), if any. */
   skip?(): string | undefined;
   /** The count and sum a correct run consumes. */

@@ -2,6 +2,7 @@
 // tests: a missed target is reported, never turned into a failing exit code.
 
 import type { runtimeKind } from "./measure.ts";
+import { label, type Scenario } from "./scenario.ts";
 import { formatRate } from "./measure.ts";
 
 /** One measured scenario, as printed with `--json` (plus the label). */
@@ -60,18 +61,18 @@ function ratioTarget(
 }
 
 /** Checks every target of the issue that this run measured. */
-export function verdicts(rows: ReadonlyMap<string, Row>, kind: Kind): Verdict[] {
+export function verdicts(
+  rows: ReadonlyMap<string, Row>,
+  scenarios: readonly Scenario[],
+  kind: Kind,
+): Verdict[] {
   const out: Verdict[] = [];
   out.push(ratioTarget(rows, "webstage P->C @1000", "web streams batched R->W @1000", 0.6));
   out.push(ratioTarget(rows, "webstage P->PC->C @1000", "web streams batched R->T->W @1000", 0.6));
-  for (const [label] of rows) {
-    if (
-      !label.startsWith("webstage ") || !label.endsWith(" @1000") || label.includes("broadcast(")
-    ) continue;
-    const peer = label.includes("P->PC->C")
-      ? "web streams per-event R->T->W"
-      : "web streams per-event R->W";
-    out.push(ratioTarget(rows, label, peer, 50));
+  for (const scenario of scenarios) {
+    if (scenario.perEventPeer === undefined || scenario.maxDemand !== 1000) continue;
+    if (!rows.has(label(scenario))) continue;
+    out.push(ratioTarget(rows, label(scenario), scenario.perEventPeer, 50));
   }
   const md10 = rows.get("webstage P->C @10");
   const md10Target = "webstage P->C @10 >= 2 M/s on Node 20";

@@ -92,6 +92,7 @@ function producerConsumer(maxDemand: number): Scenario {
     maxDemand,
     scale: maxDemand >= 100 ? 1 : 0.1,
     peer: `web streams batched R->W @${maxDemand}`,
+    perEventPeer: "web streams per-event R->W",
     expect: once,
     async run(n, probe) {
       const tally = { count: 0, sum: 0 };
@@ -107,6 +108,7 @@ function producerPcConsumer(maxDemand: number): Scenario {
     maxDemand,
     scale: maxDemand >= 100 ? 1 : 0.1,
     peer: `web streams batched R->T->W @${maxDemand}`,
+    perEventPeer: "web streams per-event R->T->W",
     expect: doubled,
     async run(n, probe) {
       const tally = { count: 0, sum: 0 };
@@ -126,6 +128,7 @@ function demandDispatcher(consumers: number): Scenario {
     maxDemand: 1000,
     scale: 1,
     peer: "web streams batched R->W @1000",
+    perEventPeer: `web streams per-event R->${consumers} W (x%${consumers})`,
     expect: once,
     async run(n, probe) {
       const tally = { count: 0, sum: 0 };
@@ -145,6 +148,7 @@ const broadcastDispatcher: Scenario = {
   maxDemand: 1000,
   scale: 1,
   peer: "web streams batched R->W @1000",
+  perEventPeer: "web streams tee()",
   skip: missing("BroadcastDispatcher"),
   expect: (n) => copies(n, 2),
   async run(n, probe) {
@@ -162,6 +166,7 @@ const partitionDispatcher: Scenario = {
   maxDemand: 1000,
   scale: 1,
   peer: "web streams batched R->W @1000",
+  perEventPeer: "web streams per-event R->4 W (x%4)",
   skip: missing("PartitionDispatcher"),
   expect: once,
   async run(n, probe) {
