@@ -10,9 +10,11 @@
  * ```
  *
  * - `GET /events`: the SSE stream. Every tick is `id: <seq>`, `event: tick`,
- *   `data: {"seq":…,"time":…,"pad":…}`; ticks are numbered from 1, and a
- *   client receives every tick from the one after it joined, in order, with
- *   no gaps, until it leaves.
+ *   `data: {"seq":…,"time":…}`; ticks are numbered from 1, and a client
+ *   receives every tick from the one after it joined (or a few before, still
+ *   held for a lagging client), in order, with no gaps, until it leaves. A
+ *   reconnecting `EventSource` resumes with the live ticks: there is no
+ *   replay of the ones it missed.
  * - `GET /stats`: JSON counters (clients, ticks, buffered, maxBuffered,
  *   disconnectedForLag, discarded).
  * - `GET /`: a page that shows the ticks with `EventSource`.
@@ -85,7 +87,8 @@ const CLIENT_MAX_DEMAND = 10;
 interface Tick {
   readonly seq: number;
   readonly time: string;
-  readonly pad: string;
+  /** Filler, only with `--padding`. */
+  readonly pad?: string;
 }
 
 interface Client {
@@ -133,7 +136,8 @@ const filler = "x".repeat(padding);
 setInterval(() => {
   if (clients.size === 0) return;
   const seq = ++stats.ticks;
-  ticks.emit([{ seq, time: new Date().toISOString(), pad: filler }]);
+  const time = new Date().toISOString();
+  ticks.emit([padding > 0 ? { seq, time, pad: filler } : { seq, time }]);
   stats.maxBuffered = Math.max(stats.maxBuffered, ticks.bufferedCount);
   for (const client of clients.values()) {
     const lag = seq - client.lastSent;
