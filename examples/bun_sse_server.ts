@@ -40,9 +40,11 @@
  * `CLOSE_GRACE_SECONDS`. The buffered ticks then flow to the other clients,
  * who lose nothing. Hence:
  *
- * - the producer never holds more than `--max-lag` ticks (its `bufferSize`
- *   is `2 × max-lag` with `bufferKeep: "last"` only as a safety net: ticks
- *   it would drop are counted as `discarded` in `/stats`, and stay 0);
+ * - the producer never holds more than `--max-lag` + 1 ticks (the ticks it
+ *   holds have reached no client, so they count in the slowest client's lag;
+ *   the `+ 1` is the tick that reveals the lag). Its `bufferSize` is
+ *   `2 × max-lag` with `bufferKeep: "last"` only as a safety net: ticks it
+ *   would drop are counted as `discarded` in `/stats`, and stay 0;
  * - each client holds at most `CLIENT_MAX_DEMAND` ticks in its subscription
  *   plus one encoded chunk in its response body, besides the socket's
  *   kernel buffers;

@@ -1,4 +1,4 @@
-// Usage: node_modules/.bin/deno serve --port 8787 examples/edge_worker.ts  (then: curl 'http://localhost:8787/?start=1&count=20')
+// Usage: deno serve --port 8787 examples/edge_worker.ts  (then: curl "http://localhost:8787/?start=1&count=20")
 /**
  * An edge fetch handler (workerd, Deno Deploy, Bun, `deno serve`) whose
  * response body is a stage pipeline, streamed as NDJSON:
