@@ -496,7 +496,12 @@ export class StageCore implements LinkEnd {
       this.#deferred.push(message);
       return;
     }
-    if (!this.#buffer!.mark(message.message)) this.#dispatcher!.info(message.message);
+    this.#placeInfo(message.message);
+  }
+
+  /** A producing stage's info goes after its buffered events, or to the dispatcher. */
+  #placeInfo(message: unknown): void {
+    if (!this.#buffer!.mark(message)) this.#dispatcher!.info(message);
   }
 
   #deliverInfo(message: unknown): MaybePromise {
@@ -593,7 +598,7 @@ export class StageCore implements LinkEnd {
       let result: MaybePromise = undefined;
       if (head.k === EVENTS) result = this.#consume(head);
       else if (head.k === ENDED) result = this.#upstreamEnded(head.link);
-      else if (head.k === INFO) result = this.#onInfo(head);
+      else if (head.k === INFO) this.#placeInfo(head.message);
       if (result !== undefined) return result.then(() => this.#takeDeferred());
     }
   }
