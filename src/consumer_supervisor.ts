@@ -129,6 +129,8 @@ export class ConsumerSupervisor<T> {
   #onAbort: (() => void) | undefined;
 
   /**
+   * Validates the options, then subscribes to the `subscribeTo` sources.
+   *
    * @param options The task, the restart policy and the sources.
    * @throws {TypeError | RangeError} If an option or a `subscribeTo` entry is invalid; nothing is subscribed then.
    */

@@ -32,6 +32,8 @@ export class RestartIntensityError extends Error {
   readonly maxSeconds: number;
 
   /**
+   * Builds the error for a supervisor of kind `who` that exceeded its limits.
+   *
    * @param who The kind of supervisor, for the message.
    * @param maxRestarts The most restarts allowed within the window.
    * @param maxSeconds The window, in seconds.
