@@ -255,7 +255,12 @@ export class ConsumerSupervisor<T> {
     this.#demands.set(subscription, { subscription, min: minDemand, pending: 0 });
     // The consumer turns manual mode on once handleSubscribe has returned.
     queueMicrotask(() => {
-      if (!this.#stopped) subscription.ask(maxDemand);
+      if (this.#stopped || this.#demands.get(subscription) === undefined) return;
+      try {
+        subscription.ask(maxDemand);
+      } catch (error) {
+        void this.stop(error);
+      }
     });
     return "manual";
   }
