@@ -513,16 +513,15 @@ describe("Supervisor shutdown", () => {
 
   it('stops a child that has no close(), and one with shutdownMs 0, with "shutdown"', async () => {
     const log: string[] = [];
+    const stopped = deferred<void>();
     const plain: Supervisable = {
-      closed: deferred<void>().promise,
-      stop: (reason) => (log.push(`stop plain ${String(reason)}`), Promise.resolve()),
+      closed: stopped.promise,
+      stop: (reason) => {
+        log.push(`stop plain ${String(reason)}`);
+        stopped.resolve();
+        return stopped.promise;
+      },
     };
-    let resolvePlain!: () => void;
-    (plain as { closed: Promise<void> }).closed = new Promise<void>((
-      resolve,
-    ) => (resolvePlain = resolve));
-    const original = plain.stop;
-    plain.stop = (reason) => (resolvePlain(), original(reason));
     const quick = new FakeStage("quick", log);
     const supervisor = new Supervisor({
       children: [{ id: "plain", start: () => plain }, {
