@@ -18,6 +18,7 @@ import { stall, type StallResult } from "./_bench/memory.ts";
 import { label, type Scenario } from "./_bench/scenario.ts";
 import { genStage, type Row, verdicts } from "./_bench/targets.ts";
 import {
+  clock,
   failExit,
   findCollector,
   formatBytes,
@@ -38,13 +39,14 @@ interface Options {
   readonly runs: number;
   readonly json: boolean;
   readonly memory: boolean;
+  readonly cpuTime: boolean;
   readonly filter: string | undefined;
 }
 
 /** The fastest and slowest timed run of each row, for the table's spread column. */
 const extremes = new WeakMap<Row, { min: number; max: number }>();
 
-const USAGE = `Usage: bench [filter] [--n <count>] [--runs <k>] [--json] [--memory]
+const USAGE = `Usage: bench [filter] [--n <count>] [--runs <k>] [--json] [--memory] [--cpu-time]
 
   filter        run only the scenarios whose label contains this text (case-insensitive),
                 e.g. "P->C", "@10", "webstage", "Dispatcher", and the peers their ratios need
@@ -52,6 +54,8 @@ const USAGE = `Usage: bench [filter] [--n <count>] [--runs <k>] [--json] [--memo
                 (per-event streams, maxDemand 10, fan-out helpers) take a fixed share of it
   --runs <k>    timed runs per scenario, after one warm-up run (default 5); the median counts
   --json        one JSON object per scenario per line on stdout (notes go to stderr)
+  --cpu-time    time runs by process CPU time instead of wall time (steadier on a busy
+                machine; counts GC and compiler threads too)
   --memory      also report peak heap growth per scenario (one extra run each) and the
                 stalled-reader test: broadcast(source, 2) against tee()
 `;
@@ -60,7 +64,7 @@ const USAGE = `Usage: bench [filter] [--n <count>] [--runs <k>] [--json] [--memo
 const MAX_EVENTS = 90_000_000;
 
 function parse(args: string[]): Options {
-  let n = 5_000_000, runs = 5, json = false, memory = false;
+  let n = 5_000_000, runs = 5, json = false, memory = false, cpuTime = false;
   let filter: string | undefined;
   const count = (flag: string, value: string | undefined, min: number): number => {
     const parsed = Number(value?.replaceAll("_", ""));
@@ -75,11 +79,12 @@ function parse(args: string[]): Options {
       : [args[i], undefined];
     if (flag === "--json") json = true;
     else if (flag === "--memory") memory = true;
+    else if (flag === "--cpu-time") cpuTime = true;
     else if (flag === "--n") n = count("--n", inline ?? args[++i], 1);
     else if (flag === "--runs") runs = count("--runs", inline ?? args[++i], 1);
     else if (flag === "--help" || flag === "-h") {
       write(USAGE);
-      return { n, runs, json, memory, filter: "\0help" };
+      return { n, runs, json, memory, cpuTime, filter: "\0help" };
     } else if (flag.startsWith("-")) throw new TypeError(`Unknown option ${flag}\n\n${USAGE}`);
     else if (filter === undefined) filter = flag.toLowerCase();
     else throw new TypeError(`Only one filter is allowed: got "${filter}" and "${flag}"`);
@@ -89,7 +94,7 @@ function parse(args: string[]): Options {
       `--n must be <= ${MAX_EVENTS} so that every sum stays exact: current value is ${n}`,
     );
   }
-  return { n, runs, json, memory, filter };
+  return { n, runs, json, memory, cpuTime, filter };
 }
 
 /** Scenario groups in table order: peers first, so each webstage row can show its ratio. */
@@ -119,10 +124,12 @@ function check(scenario: Scenario, n: number, tally: Tally): void {
   }
 }
 
+let now = clock(false);
+
 async function runOnce(scenario: Scenario, n: number, probe = NO_PROBE): Promise<number> {
-  const start = performance.now();
+  const start = now();
   const tally = await withWatchdog(label(scenario), 120, () => scenario.run(n, probe));
-  const seconds = (performance.now() - start) / 1000;
+  const seconds = now() - start;
   check(scenario, n, tally);
   return seconds;
 }
@@ -141,6 +148,7 @@ async function measure(scenario: Scenario, options: Options, runtime: string): P
     eventsPerSecond: n / medianSeconds,
     medianSeconds,
     runs: options.runs,
+    ...(options.cpuTime ? { clock: "cpu" as const } : {}),
   };
   extremes.set(row, { min: Math.min(...times), max: Math.max(...times) });
   if (options.memory) {
@@ -276,6 +284,7 @@ async function stallSection(options: Options, note: (text: string) => void): Pro
 async function main(): Promise<void> {
   const options = parse(scriptArgs());
   if (options.filter === "\0help") return;
+  now = clock(options.cpuTime);
   const runtime = runtimeName();
   const kind = runtimeKind();
   const note = (text: string) => write(text + "\n", options.json ? "stderr" : "stdout");
@@ -290,7 +299,8 @@ async function main(): Promise<void> {
   const selected = (s: Scenario) => matches(s) || peers.has(label(s));
   if (!options.json) {
     write(
-      `webstage benchmark on ${runtime}: --n ${options.n}, ${options.runs} runs + 1 warm-up per scenario, median.\n` +
+      `webstage benchmark on ${runtime}: --n ${options.n}, ${options.runs} runs + 1 warm-up per scenario, ` +
+        `median ${options.cpuTime ? "CPU" : "wall"} time.\n` +
         `spread = (slowest - fastest run) / median; ratio = events/s over the peer's in this run;\n` +
         `GenStage = over GenStage 1.3.2's figure from issue 6. The machine may be shared: figures are noisy.\n\n`,
     );
