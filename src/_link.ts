@@ -54,6 +54,12 @@ export class Link<T> implements Subscription<T> {
   #reader: ReadableStreamDefaultReader<T[]> | undefined;
   #closed = false;
   #error: { reason: unknown } | undefined;
+  /**
+   * Raw link read by toReadableStream: events sent and not yet released by
+   * its reader, which counts instead of the stream's queue (the reader takes
+   * whole batches and hands them on chunk by chunk).
+   */
+  #unreleased: number | undefined;
   /** With `redeliver`: copies of the batches sent and not yet handled, oldest first. */
   readonly #unhandled: Queue<T[]> | undefined;
   /** Events of the first unhandled batch already handled. */
@@ -113,6 +119,7 @@ export class Link<T> implements Subscription<T> {
     if (this.target === null) {
       this.pending -= events.length;
       if (this.pending < 0) this.pending = 0;
+      if (this.#unreleased !== undefined) this.#unreleased += events.length;
     }
     this.#controller.enqueue(events);
   }
@@ -160,6 +167,18 @@ export class Link<T> implements Subscription<T> {
     }
   }
 
+  /** Raw link: from now on, only `release` makes room (see #unreleased). */
+  trackRelease(): void {
+    this.#unreleased ??= 0;
+  }
+
+  /** Raw link: the reader has passed on `count` events; asks again by the rule. */
+  release(count: number): void {
+    if (this.#unreleased === undefined) return;
+    this.#unreleased -= count;
+    this.#pull();
+  }
+
   /** Raw link: asks by GenStage's rule as the reader makes room. */
   #pull(): void {
     const desired = this.#controller.desiredSize ?? 0;
@@ -169,7 +188,7 @@ export class Link<T> implements Subscription<T> {
       return;
     }
     if (this.#closed) return;
-    const held = this.pending + (max - desired);
+    const held = this.pending + (this.#unreleased ?? max - desired);
     if (held <= this.options.minDemand) {
       this.pending += max - held;
       this.source.ask(this, max - held);

@@ -10,6 +10,7 @@ import type { FromOptions, Producer } from "./producer.ts";
 import type { Source, SubscribeTo } from "./consumer.ts";
 import { sourceCore } from "./producer.ts";
 import type { StageCore } from "./_stage.ts";
+import type { Link } from "./_link.ts";
 import { type NormalSubscribeOptions, subscribeOptions } from "./_options.ts";
 import { ignore, streams } from "./_streams.ts";
 import * as v from "./_validate.ts";
@@ -24,7 +25,12 @@ export function producerFrom<T>(
 ): Producer<T> {
   const action = "create a Producer from a source";
   const o = v.options<FromOptions<T>>(action, "options", options);
-  const onCancel = v.oneOf(action, "onCancel", o.onCancel ?? "continue", ["continue", "stop"] as const);
+  const onCancel = v.oneOf(
+    action,
+    "onCancel",
+    o.onCancel ?? "continue",
+    ["continue", "stop"] as const,
+  );
   const pull = puller<T>(action, source);
   let exhausted = false;
   const producer: Producer<T> = new ProducerClass<T>({
@@ -48,8 +54,9 @@ export function producerFrom<T>(
       }
       : undefined,
   });
+  const core = sourceCore(action, producer);
   producer.closed.then(
-    () => exhausted || pull.release("normal"),
+    () => exhausted || pull.release(core.reason),
     (reason) => exhausted || pull.release(reason),
   );
   return producer;
@@ -66,7 +73,10 @@ function then<A, B>(value: A | Promise<A>, next: (a: A) => B): B | Promise<B> {
 }
 
 function puller<T>(action: string, source: unknown): Puller<T> {
-  if (source !== null && typeof source === "object" && typeof (source as ReadableStream<T>).getReader === "function") {
+  if (
+    source !== null && typeof source === "object" &&
+    typeof (source as ReadableStream<T>).getReader === "function"
+  ) {
     const reader = (source as ReadableStream<T>).getReader();
     return {
       async take(n) {
@@ -96,7 +106,10 @@ function puller<T>(action: string, source: unknown): Puller<T> {
       release: () => void iterator.return?.()?.then(ignore, ignore),
     };
   }
-  if (source !== null && source !== undefined && typeof (source as Iterable<T>)[Symbol.iterator] === "function") {
+  if (
+    source !== null && source !== undefined &&
+    typeof (source as Iterable<T>)[Symbol.iterator] === "function"
+  ) {
     const iterator = (source as Iterable<T>)[Symbol.iterator]();
     return {
       take(n) {
@@ -111,7 +124,9 @@ function puller<T>(action: string, source: unknown): Puller<T> {
       release: () => void iterator.return?.(),
     };
   }
-  throw new TypeError(v.message(action, "source", "an Iterable, an AsyncIterable or a ReadableStream", source));
+  throw new TypeError(
+    v.message(action, "source", "an Iterable, an AsyncIterable or a ReadableStream", source),
+  );
 }
 
 /** Options of {@linkcode toReadableStream}. */
@@ -169,49 +184,61 @@ export function toReadableStream<T>(
     throw new TypeError(v.message(action, "subscriptions", "an array", subscriptions));
   }
   const o = v.options<ToReadableStreamOptions>(action, "options", options);
-  const demand = o.demand === undefined ? undefined : v.oneOf(action, "demand", o.demand, ["forward", "accumulate"]);
+  const demand = o.demand === undefined
+    ? undefined
+    : v.oneOf(action, "demand", o.demand, ["forward", "accumulate"]);
   if (o.producers !== undefined && !Array.isArray(o.producers)) {
     throw new TypeError(v.message(action, "producers", "an array", o.producers));
   }
-  const entries = subscriptions.map((entry, i): [StageCore, NormalSubscribeOptions<T>, Source<T>] => {
-    const [source, opts] = Array.isArray(entry) ? entry : [entry, undefined];
-    const where = `${action} with subscriptions[${i}]`;
-    const core = sourceCore(where, source);
-    const normal = subscribeOptions<T>(where, opts as SubscribeOptions<T> | undefined);
-    core.checkSubscribable(where, normal as never);
-    return [core, normal, source];
-  });
+  const entries = subscriptions.map(
+    (entry, i): [StageCore, NormalSubscribeOptions<T>, Source<T>] => {
+      const [source, opts] = Array.isArray(entry) ? entry : [entry, undefined];
+      const where = `${action} with subscriptions[${i}]`;
+      const core = sourceCore(where, source);
+      const normal = subscribeOptions<T>(where, opts as SubscribeOptions<T> | undefined);
+      core.checkSubscribable(where, normal as never);
+      return [core, normal, source];
+    },
+  );
   const producers = (o.producers ?? entries.map((e) => e[2])).filter(
     (p): p is Producer<T> => typeof (p as Producer<T>).setDemandMode === "function",
   );
-  return mergeBatches(() => {
-    const readers = entries.map(([core, normal]) => core.subscribe(normal).readable.getReader());
-    if (demand !== undefined) for (const producer of producers) producer.setDemandMode(demand);
-    return readers;
+  return mergeBatches(() =>
+    entries.map(([core, normal]) => {
+      const link = core.subscribe(normal);
+      link.trackRelease();
+      return link;
+    }), () => {
+    if (demand !== undefined) { for (const producer of producers) producer.setDemandMode(demand); }
   });
 }
 
 /**
- * @internal A stream of the single events read from several streams of
- * batches, reading each source only when its previous batch has been taken,
- * and each at most once at a time.
+ * @internal A stream of the single events of several raw links. A link's
+ * batches are handed to the reader in chunks of at most maxDemand - minDemand
+ * events, and the link may ask again (GenStage's rule) only once the reader
+ * has pulled past a chunk, so each link holds at most maxDemand events.
  */
-export function mergeBatches<T>(open: () => ReadableStreamDefaultReader<T[]>[]): ReadableStream<T> {
-  let readers: ReadableStreamDefaultReader<T[]>[] | undefined;
+function mergeBatches<T>(open: () => Link<T>[], opened: () => void): ReadableStream<T> {
+  let links: Link<T>[] | undefined;
+  let readers: ReadableStreamDefaultReader<T[]>[] = [];
   let live = 0;
   const reading = new Set<number>();
   const finished = new Set<number>();
-  const ready: Array<{ index: number; result: ReadableStreamReadResult<T[]> }> = [];
+  /** Read results not yet handed on; `offset` is how much of a batch was. */
+  const ready: Array<{ index: number; result: ReadableStreamReadResult<T[]>; offset: number }> = [];
+  /** The chunk handed to the reader by the last pull. */
+  let handed: { index: number; count: number } | undefined;
   let wake: (() => void) | undefined;
   let failure: { reason: unknown } | undefined;
   const cancelAll = (reason: unknown) => {
-    for (const reader of readers ?? []) reader.cancel(reason).then(ignore, ignore);
+    for (const reader of readers) reader.cancel(reason).then(ignore, ignore);
   };
   const read = (index: number) => {
     reading.add(index);
-    readers![index].read().then((result) => {
+    readers[index].read().then((result) => {
       reading.delete(index);
-      ready.push({ index, result });
+      ready.push({ index, result, offset: 0 });
       wake?.();
     }, (reason) => {
       reading.delete(index);
@@ -221,26 +248,43 @@ export function mergeBatches<T>(open: () => ReadableStreamDefaultReader<T[]>[]):
   };
   return new streams.ReadableStream<T>({
     async pull(controller) {
-      if (readers === undefined) {
-        readers = open();
-        live = readers.length;
+      if (links === undefined) {
+        links = open();
+        readers = links.map((link) => link.readable.getReader());
+        opened();
+        live = links.length;
         if (live === 0) return controller.close();
       }
+      if (handed !== undefined) {
+        // The reader has taken the whole chunk: its link may ask again.
+        links[handed.index].release(handed.count);
+        handed = undefined;
+      }
       for (;;) {
-        if (failure !== undefined) {
-          cancelAll("normal");
-          return controller.error(failure.reason);
-        }
-        const next = ready.shift();
+        const next = ready[0];
         if (next !== undefined) {
           if (next.result.done) {
+            ready.shift();
             finished.add(next.index);
             if (--live === 0) return controller.close();
             continue;
           }
-          for (const event of next.result.value) controller.enqueue(event);
-          if (next.result.value.length > 0) return;
+          const batch = next.result.value;
+          const { maxDemand, minDemand } = links[next.index].options;
+          const start = next.offset;
+          const end = Math.min(batch.length, start + maxDemand - minDemand);
+          for (let i = start; i < end; i++) controller.enqueue(batch[i]);
+          if (end === batch.length) ready.shift();
+          else next.offset = end;
+          if (end > start) {
+            handed = { index: next.index, count: end - start };
+            return;
+          }
           continue;
+        }
+        if (failure !== undefined) {
+          cancelAll("normal");
+          return controller.error(failure.reason);
         }
         for (let i = 0; i < readers.length; i++) {
           if (!reading.has(i) && !finished.has(i)) read(i);
