@@ -82,15 +82,17 @@ export interface ProducerOptions<T> {
  *   handleDemand: (demand) => Array.from({ length: demand }, () => next++),
  * });
  * const batches: number[][] = [];
- * const consumer = new Consumer<number>({
+ * const consumer: Consumer<number> = new Consumer<number>({
  *   subscribeTo: [[producer, { maxDemand: 10, minDemand: 5 }]],
- *   handleEvents: async (events) => {
+ *   handleEvents: (events) => {
  *     batches.push(events);
- *     if (batches.length === 3) await producer.stop();
+ *     if (batches.length === 3) consumer.stop(); // leaving never stops the producer
  *   },
  * });
  * await consumer.closed;
+ * // Chunks of maxDemand - minDemand = 5; handleDemand(10), then 5 after each chunk.
  * assert.deepEqual(batches, [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10, 11, 12, 13, 14]]);
+ * await producer.stop();
  * ```
  */
 export class Producer<T> {
