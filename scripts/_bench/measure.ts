@@ -65,8 +65,8 @@ export function write(text: string, stream: "stdout" | "stderr" = "stdout"): voi
 
 /** Sets the exit code without exiting (pending output is flushed). */
 export function failExit(): void {
-  if (g.process !== undefined) g.process.exitCode = 1;
-  else if (g.Deno !== undefined) (g.Deno as unknown as { exitCode: number }).exitCode = 1;
+  if (g.Deno !== undefined) (g.Deno as unknown as { exitCode: number }).exitCode = 1;
+  else if (g.process !== undefined) g.process.exitCode = 1;
 }
 
 /** Heap in use, in bytes, or undefined when the runtime does not say. */
