@@ -2,8 +2,15 @@ import type { Dispatcher } from "./dispatcher.ts";
 import type { SubscribeOptions, Subscription } from "./subscription.ts";
 import type { Events } from "./producer.ts";
 import { iterable, producerConfig, rawSubscribe } from "./producer.ts";
-import { consumerCore, type Source, type SubscribeMode, type SubscribeTo, subscribeTo } from "./consumer.ts";
+import {
+  consumerCore,
+  type Source,
+  type SubscribeMode,
+  type SubscribeTo,
+  subscribeTo,
+} from "./consumer.ts";
 import type { StageCore } from "./_stage.ts";
+import * as v from "./_validate.ts";
 
 /** Options of a {@linkcode ProducerConsumer}. */
 export interface ProducerConsumerOptions<I, O> {
@@ -12,13 +19,18 @@ export interface ProducerConsumerOptions<I, O> {
    * downstream. It runs only while downstream demand is positive, so a
    * stalled consumer stalls the chain instead of growing a buffer.
    */
-  readonly handleEvents: (events: I[], subscription: Subscription<I>) => Events<O> | Promise<Events<O>>;
+  readonly handleEvents: (
+    events: I[],
+    subscription: Subscription<I>,
+  ) => Events<O> | Promise<Events<O>>;
   /**
    * Called for every subscription, upstream (this stage is its `consumer`:
    * return `"manual"` to ask yourself) and downstream (this stage is its
    * `producer`).
    */
-  readonly handleSubscribe?: (subscription: Subscription<I> | Subscription<O>) => SubscribeMode | Promise<SubscribeMode>;
+  readonly handleSubscribe?: (
+    subscription: Subscription<I> | Subscription<O>,
+  ) => SubscribeMode | Promise<SubscribeMode>;
   /** Called when a subscription ends, upstream or downstream. May return events to send. */
   readonly handleCancel?: (
     subscription: Subscription<I> | Subscription<O>,
@@ -86,7 +98,10 @@ export class ProducerConsumer<I, O> {
    * @throws {TypeError | RangeError} If an option or a `subscribeTo` entry is invalid; nothing is subscribed then.
    */
   constructor(options: ProducerConsumerOptions<I, O>) {
-    const produce = producerConfig(this, "ProducerConsumer", options ?? {}, Infinity);
+    if (options === undefined) {
+      throw new TypeError(v.message("construct ProducerConsumer", "options", "an object", options));
+    }
+    const produce = producerConfig(this, "ProducerConsumer", options, Infinity);
     const { core, subscribe } = consumerCore(this, "ProducerConsumer", options, (config) => ({
       ...produce,
       ...config,

@@ -31,7 +31,9 @@ export function producerFrom<T>(
     o.onCancel ?? "continue",
     ["continue", "stop"] as const,
   );
-  const pull = puller<T>(action, source);
+  // The source is checked now and opened (a stream locked, an iterator made)
+  // only once the producer's options have been accepted.
+  const open = puller<T>(action, source);
   let exhausted = false;
   const producer: Producer<T> = new ProducerClass<T>({
     dispatcher: o.dispatcher,
@@ -54,6 +56,7 @@ export function producerFrom<T>(
       }
       : undefined,
   });
+  const pull = open();
   const core = sourceCore(action, producer);
   producer.closed.then(
     () => exhausted || pull.release(core.reason),
@@ -72,56 +75,62 @@ function then<A, B>(value: A | Promise<A>, next: (a: A) => B): B | Promise<B> {
   return value instanceof Promise ? value.then(next) : next(value as A);
 }
 
-function puller<T>(action: string, source: unknown): Puller<T> {
+function puller<T>(action: string, source: unknown): () => Puller<T> {
   if (
     source !== null && typeof source === "object" &&
     typeof (source as ReadableStream<T>).getReader === "function"
   ) {
-    const reader = (source as ReadableStream<T>).getReader();
-    return {
-      async take(n) {
-        const events: T[] = [];
-        while (events.length < n) {
-          const { done, value } = await reader.read();
-          if (done) return { events, done: true };
-          events.push(value);
-        }
-        return { events, done: false };
-      },
-      release: (reason) => void reader.cancel(reason).then(ignore, ignore),
+    return () => {
+      const reader = (source as ReadableStream<T>).getReader();
+      return {
+        async take(n) {
+          const events: T[] = [];
+          while (events.length < n) {
+            const { done, value } = await reader.read();
+            if (done) return { events, done: true };
+            events.push(value);
+          }
+          return { events, done: false };
+        },
+        release: (reason) => void reader.cancel(reason).then(ignore, ignore),
+      };
     };
   }
   if (source !== null && typeof source === "object" && Symbol.asyncIterator in source) {
-    const iterator = (source as AsyncIterable<T>)[Symbol.asyncIterator]();
-    return {
-      async take(n) {
-        const events: T[] = [];
-        while (events.length < n) {
-          const { done, value } = await iterator.next();
-          if (done) return { events, done: true };
-          events.push(value);
-        }
-        return { events, done: false };
-      },
-      release: () => void iterator.return?.()?.then(ignore, ignore),
+    return () => {
+      const iterator = (source as AsyncIterable<T>)[Symbol.asyncIterator]();
+      return {
+        async take(n) {
+          const events: T[] = [];
+          while (events.length < n) {
+            const { done, value } = await iterator.next();
+            if (done) return { events, done: true };
+            events.push(value);
+          }
+          return { events, done: false };
+        },
+        release: () => void iterator.return?.()?.then(ignore, ignore),
+      };
     };
   }
   if (
     source !== null && source !== undefined &&
     typeof (source as Iterable<T>)[Symbol.iterator] === "function"
   ) {
-    const iterator = (source as Iterable<T>)[Symbol.iterator]();
-    return {
-      take(n) {
-        const events: T[] = [];
-        while (events.length < n) {
-          const { done, value } = iterator.next();
-          if (done) return { events, done: true };
-          events.push(value);
-        }
-        return { events, done: false };
-      },
-      release: () => void iterator.return?.(),
+    return () => {
+      const iterator = (source as Iterable<T>)[Symbol.iterator]();
+      return {
+        take(n) {
+          const events: T[] = [];
+          while (events.length < n) {
+            const { done, value } = iterator.next();
+            if (done) return { events, done: true };
+            events.push(value);
+          }
+          return { events, done: false };
+        },
+        release: () => void iterator.return?.(),
+      };
     };
   }
   throw new TypeError(
