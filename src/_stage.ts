@@ -473,7 +473,10 @@ export class StageCore implements LinkEnd {
     }
     const leftover = this.#dispatcher!.dispatch(events);
     if (this.kind === "ProducerConsumer") {
-      this.#counter = Math.max(0, this.#counter - (events.length - leftover.length));
+      // Buffered events count too: they will answer the next asks. Demand the
+      // dispatcher cannot place (a consumer that left) must not keep the stage
+      // pulling upstream into its buffer.
+      this.#counter = Math.max(0, this.#counter - events.length);
     }
     if (leftover.length === 0) return;
     const { discarded, released } = this.#buffer!.store(leftover);
