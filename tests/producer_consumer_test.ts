@@ -184,6 +184,34 @@ describe("ProducerConsumer demand", () => {
     await tenfold.stop();
     await producer.stop();
   });
+  it("does not keep pulling into its buffer for the unmet demand of a consumer that left", async () => {
+    const { producer, demands } = counter();
+    const pc = new ProducerConsumer<number, number>({
+      subscribeTo: [[producer, { maxDemand: 10 }]],
+      handleEvents: (events) => events,
+    });
+    let handled = 0;
+    const leaving: Consumer<number> = new Consumer<number>({
+      subscribeTo: [[pc, { maxDemand: 100, minDemand: 50 }]],
+      handleEvents: (events) => {
+        handled += events.length;
+        if (handled >= 20) leaving.stop();
+      },
+    });
+    await leaving.closed;
+    for (let i = 0; i < 10; i++) await settle();
+    const asked = demands.reduce((a, b) => a + b, 0);
+    // The 80 events it still owed the consumer wait in its buffer; then it stops asking.
+    assert.ok(pc.bufferedCount <= 80, `buffered ${pc.bufferedCount}`);
+    for (let i = 0; i < 10; i++) await settle();
+    assert.equal(demands.reduce((a, b) => a + b, 0), asked);
+    // The next consumer gets the buffered events first, without a second ask upstream for them.
+    const next = forwarder<number>([[pc, { maxDemand: 100, minDemand: 50 }]]);
+    await next.until(1);
+    assert.equal(next.batches[0][0], handled);
+    await producer.stop();
+    await next.consumer.closed;
+  });
 });
 
 describe("ProducerConsumer info", () => {
