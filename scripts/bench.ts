@@ -19,6 +19,7 @@ import { label, type Scenario } from "./_bench/scenario.ts";
 import { genStage, type Row, verdicts } from "./_bench/targets.ts";
 import {
   clock,
+  collect,
   failExit,
   findCollector,
   formatBytes,
@@ -52,7 +53,7 @@ const USAGE = `Usage: bench [filter] [--n <count>] [--runs <k>] [--json] [--memo
                 e.g. "P->C", "@10", "webstage", "Dispatcher", and the peers their ratios need
   --n <count>   events per run for full-size scenarios (default 5000000); slow ones
                 (per-event streams, maxDemand 10, fan-out helpers) take a fixed share of it
-  --runs <k>    timed runs per scenario, after one warm-up run (default 5); the median counts
+  --runs <k>    timed runs per scenario, after one warm-up run (default 7); the median counts
   --json        one JSON object per scenario per line on stdout (notes go to stderr)
   --cpu-time    time runs by process CPU time instead of wall time (steadier on a busy
                 machine; counts GC and compiler threads too)
@@ -64,7 +65,7 @@ const USAGE = `Usage: bench [filter] [--n <count>] [--runs <k>] [--json] [--memo
 const MAX_EVENTS = 90_000_000;
 
 function parse(args: string[]): Options {
-  let n = 5_000_000, runs = 5, json = false, memory = false, cpuTime = false;
+  let n = 5_000_000, runs = 7, json = false, memory = false, cpuTime = false;
   let filter: string | undefined;
   const count = (flag: string, value: string | undefined, min: number): number => {
     const parsed = Number(value?.replaceAll("_", ""));
@@ -138,7 +139,12 @@ async function measure(scenario: Scenario, options: Options, runtime: string): P
   const n = Math.min(MAX_EVENTS, Math.max(1, Math.round(options.n * scenario.scale)));
   await runOnce(scenario, Math.max(1, Math.round(n / 5)));
   const times: number[] = [];
-  for (let k = 0; k < options.runs; k++) times.push(await runOnce(scenario, n));
+  for (let k = 0; k < options.runs; k++) {
+    // A full collection before each timed run, where the runtime allows it, so that
+    // one run (or scenario) does not pay for the garbage of the one before.
+    collect();
+    times.push(await runOnce(scenario, n));
+  }
   const medianSeconds = median(times);
   const row: Row = {
     runtime,
@@ -289,8 +295,11 @@ async function main(): Promise<void> {
   const kind = runtimeKind();
   const note = (text: string) => write(text + "\n", options.json ? "stderr" : "stdout");
   await loadNodeStream();
-  if (options.memory && (await findCollector()) === undefined) {
-    note("note: no way to force garbage collection here: heap figures include uncollected garbage");
+  if ((await findCollector()) === undefined) {
+    note(
+      "note: no way to force garbage collection here: runs are not separated by a full GC" +
+        (options.memory ? " and heap figures include uncollected garbage" : ""),
+    );
   }
   const matches = (s: Scenario) =>
     options.filter === undefined || label(s).toLowerCase().includes(options.filter);
