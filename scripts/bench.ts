@@ -170,7 +170,7 @@ function pad(text: string, width: number, right = false): string {
 }
 
 const WIDTH = {
-  label: 40,
+  label: 44,
   n: 9,
   rate: 11,
   seconds: 9,
