@@ -30,6 +30,8 @@ export interface LinkEnd {
   deliver(link: AnyLink, events: unknown[], continuation: boolean): void | Promise<void>;
   /** Consumer end: the producer ended the link (link.endReason says why) and every batch was delivered. */
   ended(link: AnyLink): void;
+  /** Producer end: a `redeliver` link's consumer has handled every event sent to it so far. */
+  drained(link: AnyLink): void;
 }
 
 /** Batches the pump cut from a larger one, after its first chunk. */
@@ -137,7 +139,19 @@ export class Link<T> implements Subscription<T> {
       n -= first.length;
       unhandled.shift();
     }
-    this.#handledOffset = unhandled.length > 0 ? n : 0;
+    if (unhandled.length > 0) this.#handledOffset = n;
+    else {
+      this.#handledOffset = 0;
+      this.source.drained(this);
+    }
+  }
+
+  /**
+   * Producer side: a `redeliver` link whose consumer is still at work on
+   * events sent to it (it may yet fail and give them back).
+   */
+  get holding(): boolean {
+    return this.#unhandled !== undefined && this.#unhandled.length > 0 && !this.detached;
   }
 
   /** Producer side: removes and returns the events sent and never handled, in order. */

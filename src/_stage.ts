@@ -123,6 +123,8 @@ export class StageCore implements LinkEnd {
   readonly #dispatcher: Dispatcher<unknown> | undefined;
   readonly #buffer: EventBuffer<unknown> | undefined;
   readonly #downstream = new Set<AnyLink>();
+  /** Consumer subscriptions with `redeliver`, which a closing producer waits for. */
+  readonly #redelivering = new Set<AnyLink>();
   #accumulated: Accumulated[] | null = null;
   /** A producer-consumer's downstream demand not yet met. */
   #counter = 0;
@@ -269,6 +271,11 @@ export class StageCore implements LinkEnd {
     return new Promise<void>((resolve) => void (message.done = resolve));
   }
 
+  drained(): void {
+    // A closing producer may have been waiting for that consumer.
+    if (this.#closing) this.#post({ k: CHECK });
+  }
+
   ended(link: AnyLink): void {
     if (!this.stopped && !link.detached) this.#post({ k: ENDED, link });
   }
@@ -354,6 +361,7 @@ export class StageCore implements LinkEnd {
   #onSubscribe(link: AnyLink): MaybePromise {
     if (!link.active) return;
     this.#downstream.add(link);
+    if (link.options.redeliver && link.target !== null) this.#redelivering.add(link);
     const handleSubscribe = this.#config.handleSubscribe;
     const result = handleSubscribe === undefined ? undefined : handleSubscribe(link);
     return then(result, () => {
@@ -382,6 +390,7 @@ export class StageCore implements LinkEnd {
       return;
     }
     this.#downstream.delete(link);
+    if (!link.holding) this.#redelivering.delete(link);
     link.close(reason);
     const handleCancel = this.#config.handleCancel;
     const result = handleCancel === undefined ? undefined : handleCancel(link, reason);
@@ -402,6 +411,7 @@ export class StageCore implements LinkEnd {
    */
   #redeliver(link: AnyLink): void {
     const events = link.takeUnhandled();
+    this.#redelivering.delete(link);
     if (events.length === 0 || this.stopped) return;
     const dispatcher = this.#dispatcher!;
     const rest = dispatcher.redeliver === undefined ? events : dispatcher.redeliver(events, link);
@@ -640,6 +650,11 @@ export class StageCore implements LinkEnd {
     if (this.#upstream.size > 0 || this.#deferred.length > 0) return;
     if (this.#buffer !== undefined && (!this.#buffer.empty || this.#accumulated?.length)) return;
     if (this.#dispatcher?.idle?.() === false) return;
+    // Events a consumer with redeliver has not handled yet may still come back.
+    for (const link of this.#redelivering) {
+      if (link.holding) return;
+      if (!link.active) this.#redelivering.delete(link);
+    }
     this.#terminate("normal");
   }
 

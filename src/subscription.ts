@@ -47,7 +47,10 @@ export interface SubscribeOptions<T = unknown> {
    * A normal stop and a cancel give nothing back (after a cancel or a
    * `close()`, events still queued are handled, and given back only if the
    * consumer then fails); neither does a raw subscription (`subscribe()`,
-   * `toReadableStream`).
+   * `toReadableStream`). A producer that is closing (`close()`, or
+   * `Producer.from` after its last event) waits until its `redeliver`
+   * consumers have handled what they hold before it stops, so a failure on
+   * the last events still gives them back; `stop()` does not wait.
    *
    * @default {false}
    */

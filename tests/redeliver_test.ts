@@ -260,4 +260,62 @@ describe("redeliver", () => {
     assert.equal(producer.bufferedCount, 15);
     await producer.stop();
   });
+
+  it("keeps a finished source's producer alive until its redeliver consumers have handled what they hold", async () => {
+    // The source ends while the failing consumer still works on its events:
+    // the producer waits, takes them back and gives them to the survivor.
+    const producer = Producer.from(range(0, 20));
+    const handled: number[] = [];
+    const survivor: number[] = [];
+    const failing = new Consumer<number>({
+      subscribeTo: [[producer, { maxDemand: 10, minDemand: 5, redeliver: true }]],
+      handleEvents: async (events) => {
+        await null;
+        if (events.includes(9)) throw new Error("boom");
+        handled.push(...events);
+      },
+    });
+    const good = new Consumer<number>({
+      subscribeTo: [[producer, { maxDemand: 10, minDemand: 5, redeliver: true }]],
+      handleEvents: async (events) => {
+        await null;
+        handled.push(...events);
+        survivor.push(...events);
+      },
+    });
+    await assert.rejects(failing.closed, { message: "boom" });
+    await good.closed;
+    await producer.closed;
+    assert.equal(handled.length, 20);
+    assert.deepEqual([...handled].sort((a, b) => a - b), range(0, 20));
+    assert.deepEqual(survivor.slice(-5), range(5, 10));
+  });
+
+  it("lets a closing producer stop once its redeliver consumers have handled everything", async () => {
+    const producer = new Producer<number>();
+    const gate = deferred<void>();
+    const seen: number[] = [];
+    const consumer = new Consumer<number>({
+      subscribeTo: [[producer, {
+        maxDemand: 10,
+        minDemand: 5,
+        redeliver: true,
+        cancel: "temporary",
+      }]],
+      handleEvents: async (events) => {
+        await gate.promise;
+        seen.push(...events);
+      },
+    });
+    producer.emit(range(0, 4));
+    await settle();
+    let stopped = false;
+    const closing = producer.close().then(() => (stopped = true));
+    await settle();
+    assert.equal(stopped, false);
+    gate.resolve();
+    await closing;
+    assert.deepEqual(seen, range(0, 4));
+    await consumer.stop();
+  });
 });
