@@ -364,7 +364,18 @@ export class StageCore implements LinkEnd {
     if (link.options.redeliver && link.target !== null) this.#redelivering.add(link);
     const handleSubscribe = this.#config.handleSubscribe;
     const result = handleSubscribe === undefined ? undefined : handleSubscribe(link);
-    return then(result, () => {
+    return then(result, (mode) => {
+      // GenStage stops a producer whose handle_subscribe answers :manual (G56, G81).
+      if (mode !== undefined && mode !== "automatic") {
+        throw new TypeError(
+          v.message(
+            "subscribe",
+            "handleSubscribe's result for a downstream subscription",
+            '"automatic" or nothing',
+            mode,
+          ),
+        );
+      }
       if (!link.active || this.stopped) return;
       let demand: number;
       try {

@@ -303,6 +303,28 @@ describe("ProducerConsumer subscriptions and cancels", () => {
     await producer.stop();
   });
 
+  it('G81: a handleSubscribe answering "manual" for a downstream subscription stops the producer-consumer', async () => {
+    const producer = new Producer<number>();
+    const pc = new ProducerConsumer<number, number>({
+      subscribeTo: [[producer, { cancel: "temporary" }]],
+      handleEvents: (e) => e,
+      // Right for the upstream subscription, wrong for the downstream one.
+      handleSubscribe: () => "manual",
+    });
+    await settle();
+    assert.equal(producer.bufferedCount, 0);
+    const consumer = new Consumer<number>({ subscribeTo: [pc], handleEvents: () => {} });
+    await assert.rejects(pc.closed, {
+      name: "TypeError",
+      message:
+        'Cannot subscribe as handleSubscribe\'s result for a downstream subscription must be "automatic" or nothing: current value is "manual"',
+    });
+    await assert.rejects(consumer.closed, { name: "TypeError" });
+    producer.emit([1]);
+    assert.equal(producer.bufferedCount, 1, "the upstream producer goes on");
+    await producer.stop();
+  });
+
   /** A producer-consumer subscribed upstream with `cancel`, recording handleCancel. */
   function upstream(cancel: CancelMode) {
     const producer = new Producer<number>();

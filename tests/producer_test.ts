@@ -344,6 +344,18 @@ describe("Producer subscriptions", () => {
     await consumer.closed;
   });
 
+  it('G56: a handleSubscribe answering "manual" stops the producer with a TypeError; its consumer stops too', async () => {
+    const producer = new Producer<number>({ handleSubscribe: () => "manual" as never });
+    const consumer = new Consumer<number>({ subscribeTo: [producer], handleEvents: () => {} });
+    const expected = {
+      name: "TypeError",
+      message:
+        'Cannot subscribe as handleSubscribe\'s result for a downstream subscription must be "automatic" or nothing: current value is "manual"',
+    };
+    await assert.rejects(producer.closed, expected);
+    await assert.rejects(consumer.closed, expected);
+  });
+
   it("G57: handleCancel gets the consumer's cancel reason, and the producer goes on", async () => {
     const cancelled = deferred<[Subscription<number>, unknown]>();
     const { producer } = counter(0, {});
