@@ -34,6 +34,10 @@ export interface LinkEnd {
   drained(link: AnyLink): void;
 }
 
+/** The error for `ask` on an automatic subscription. */
+export const AUTOMATIC_ASK =
+  'Cannot ask as the subscription is automatic: only a subscription whose handleSubscribe returned "manual" can ask';
+
 /** Batches the pump cut from a larger one, after its first chunk. */
 const continuations = new WeakSet<unknown[]>();
 
@@ -47,6 +51,10 @@ export class Link<T> implements Subscription<T> {
   detached = false;
   /** Consumer side: the consumer's handleSubscribe returned "manual". */
   manual = false;
+  /** Consumer side: its handleSubscribe is running; asks are held until it answers. */
+  subscribing = false;
+  /** Asks made inside handleSubscribe. */
+  earlyAsks = 0;
   /** Events asked for and not yet received. */
   pending = 0;
   /** Why the producer ended the link. */
@@ -101,11 +109,12 @@ export class Link<T> implements Subscription<T> {
   ask(count: number): void {
     const action = "ask";
     v.integer(action, "count", count, 0);
-    if (!this.manual) {
-      throw new TypeError(
-        'Cannot ask as the subscription is automatic: only a subscription whose handleSubscribe returned "manual" can ask',
-      );
+    if (this.subscribing) {
+      // Inside handleSubscribe, before it answers "manual" (GenStage's idiom).
+      this.earlyAsks += count;
+      return;
     }
+    if (!this.manual) throw new TypeError(AUTOMATIC_ASK);
     if (count > 0) this.source.ask(this, count);
   }
 

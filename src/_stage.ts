@@ -7,7 +7,7 @@
 import type { Dispatcher, DispatcherHost } from "./dispatcher.ts";
 import type { Subscription } from "./subscription.ts";
 import { EventBuffer } from "./_buffer.ts";
-import { type AnyLink, Link, type LinkEnd } from "./_link.ts";
+import { type AnyLink, AUTOMATIC_ASK, Link, type LinkEnd } from "./_link.ts";
 import type { NormalProducerOptions, NormalSubscribeOptions } from "./_options.ts";
 import { isNormal } from "./_options.ts";
 import { Queue } from "./_queue.ts";
@@ -560,10 +560,11 @@ export class StageCore implements LinkEnd {
   #onSubscribed(link: AnyLink): MaybePromise {
     if (link.detached) return;
     const handleSubscribe = this.#config.handleSubscribe;
+    link.subscribing = true;
     const mode = handleSubscribe === undefined ? undefined : handleSubscribe(link);
     return then(mode, (mode) => {
-      if (mode === "manual") link.manual = true;
-      else if (mode !== undefined && mode !== "automatic") {
+      link.subscribing = false;
+      if (mode !== undefined && mode !== "automatic" && mode !== "manual") {
         throw new TypeError(
           v.message(
             "subscribe",
@@ -573,6 +574,10 @@ export class StageCore implements LinkEnd {
           ),
         );
       }
+      if (mode === "manual") {
+        link.manual = true;
+        if (link.earlyAsks > 0 && !link.detached) link.source.ask(link, link.earlyAsks);
+      } else if (link.earlyAsks > 0) throw new TypeError(AUTOMATIC_ASK);
       if (!link.manual && !link.detached && !this.#closing) {
         link.pending = link.options.maxDemand;
         link.source.ask(link, link.options.maxDemand);
