@@ -135,6 +135,40 @@ describe("the demand protocol", () => {
     await consumer.closed;
   });
 
+  it('G52: handleSubscribe may ask before it answers "manual"; the ask is sent once it has', async () => {
+    const { producer, demands } = counter();
+    const got = deferred<number[]>();
+    const consumer = new Consumer<number>({
+      subscribeTo: [producer],
+      handleSubscribe: (subscription) => {
+        subscription.ask(3);
+        assert.deepEqual(demands, [], "nothing is asked before the answer");
+        return "manual";
+      },
+      handleEvents: (events) => got.resolve(events),
+    });
+    assert.deepEqual(await got.promise, [0, 1, 2]);
+    assert.deepEqual(demands, [3]);
+    await producer.stop();
+    await consumer.closed;
+  });
+
+  it("an ask inside handleSubscribe that then answers automatic stops the consumer with a TypeError", async () => {
+    const { producer, demands } = counter();
+    const consumer = new Consumer<number>({
+      subscribeTo: [producer],
+      handleSubscribe: (subscription) => void subscription.ask(3),
+      handleEvents: () => {},
+    });
+    await assert.rejects(consumer.closed, {
+      name: "TypeError",
+      message:
+        'Cannot ask as the subscription is automatic: only a subscription whose handleSubscribe returned "manual" can ask',
+    });
+    assert.deepEqual(demands, []);
+    await producer.stop();
+  });
+
   it("ask(0) on a manual subscription does nothing", async () => {
     const { producer, demands } = counter();
     let subscription: Subscription<number> | undefined;

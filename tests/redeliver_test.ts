@@ -318,4 +318,53 @@ describe("redeliver", () => {
     assert.deepEqual(seen, range(0, 4));
     await consumer.stop();
   });
+
+  it("redelivers through a producer-consumer's own buffer when its consumer fails", async () => {
+    const producer = new Producer<number>({ bufferSize: Infinity });
+    producer.emit(range(0, 8));
+    const pc = new ProducerConsumer<number, number>({
+      subscribeTo: [[producer, { maxDemand: 8, minDemand: 0 }]],
+      handleEvents: (events) => events.map((e) => e * 10),
+    });
+    const failing = new Consumer<number>({
+      subscribeTo: [[pc, { maxDemand: 4, minDemand: 2, redeliver: true, cancel: "temporary" }]],
+      handleEvents: () => {
+        throw new Error("boom");
+      },
+    });
+    await assert.rejects(failing.closed, { message: "boom" });
+    await settle();
+    assert.equal(pc.bufferedCount, 8, "the 4 taken back wait before the 4 it kept");
+    const seen: number[] = [];
+    const all = deferred();
+    const survivor = new Consumer<number>({
+      subscribeTo: [[pc, { maxDemand: 8, minDemand: 0 }]],
+      handleEvents: (events) => {
+        seen.push(...events);
+        if (seen.length === 8) all.resolve();
+      },
+    });
+    await all.promise;
+    assert.deepEqual(seen, range(0, 8).map((e) => e * 10));
+    await producer.stop();
+    await survivor.closed;
+  });
+
+  it("redelivers what a manual subscription was sent and did not handle", async () => {
+    const producer = new Producer<number>({ bufferSize: Infinity });
+    producer.emit(range(0, 10));
+    const failing = new Consumer<number>({
+      subscribeTo: [[producer, { redeliver: true }]],
+      handleSubscribe: (subscription) => {
+        subscription.ask(6);
+        return "manual";
+      },
+      handleEvents: (events) => {
+        if (events.length === 6) throw new Error("boom");
+      },
+    });
+    await assert.rejects(failing.closed, { message: "boom" });
+    assert.equal(producer.bufferedCount, 10);
+    await producer.stop();
+  });
 });
