@@ -90,6 +90,9 @@ export interface Subscription<T = unknown> {
   /**
    * Grants `count` more events, for a subscription in manual mode only (its
    * consumer's `handleSubscribe` returned `"manual"`). `ask(0)` does nothing.
+   * Asks made inside `handleSubscribe` itself are held until it answers, and
+   * sent if it answers `"manual"` (if it does not, the consumer stops with a
+   * `TypeError`).
    *
    * @throws {RangeError} If `count` is not an integer ≥ 0.
    * @throws {TypeError} If the subscription is automatic.
