@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Consumer, Producer, type Subscription } from "../mod.ts";
+import { BroadcastDispatcher, Consumer, Producer, type Subscription } from "../mod.ts";
 import { deferred, range, settle } from "./_helpers.ts";
 import { counter, forwarder } from "./_stages.ts";
 
@@ -298,6 +298,24 @@ describe("demand accumulate", () => {
     assert.deepEqual(batches[0], [0, 1, 2, 3]);
     await producer.stop();
     await consumer.closed;
+  });
+
+  it("G18: with a BroadcastDispatcher, events emitted while accumulating reach every later consumer, batch by batch", async () => {
+    const producer = new Producer<number>({ dispatcher: new BroadcastDispatcher() });
+    const early = [forwarder<number>([producer]), forwarder<number>([producer])];
+    await settle();
+    producer.setDemandMode("accumulate");
+    for (const { consumer } of early) await consumer.stop();
+    for (const n of [1, 2, 3, 4]) producer.emit([n]);
+    const late = [forwarder<number>([producer]), forwarder<number>([producer])];
+    await settle();
+    assert.deepEqual(late.map((c) => c.batches), [[], []]);
+    producer.setDemandMode("forward");
+    assert.equal(producer.bufferedCount, 0);
+    for (const c of late) await c.until(4);
+    for (const c of late) assert.deepEqual(c.batches, [[1], [2], [3], [4]]);
+    assert.deepEqual(early.map((c) => c.batches), [[], []]);
+    await producer.stop();
   });
 
   it('G19: setDemandMode("accumulate") before subscribing holds the asks until forward', async () => {

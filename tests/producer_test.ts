@@ -37,7 +37,7 @@ function manual<T>(producer: Producer<T>) {
 }
 
 describe("Producer buffer", () => {
-  it('G24: bufferKeep "first" drops the newest events over bufferSize and warns with the count', async () => {
+  it('G24/BF2: bufferKeep "first" drops the newest events over bufferSize and warns with the count', async () => {
     const producer = new Producer<string>({ bufferSize: 5, bufferKeep: "first" });
     const warnings = await captureWarnings(() => {
       producer.emit(letters("abcde"));
@@ -54,7 +54,7 @@ describe("Producer buffer", () => {
     await consumer.closed;
   });
 
-  it('G25: bufferKeep "last" (the default) drops the oldest events', async () => {
+  it('G25/BF4: bufferKeep "last" (the default) drops the oldest events', async () => {
     const producer = new Producer<string>({ bufferSize: 5 });
     const warnings = await captureWarnings(() => {
       producer.emit(letters("abcde"));
@@ -71,7 +71,7 @@ describe("Producer buffer", () => {
     await consumer.closed;
   });
 
-  it("G26: bufferSize Infinity keeps every event", async () => {
+  it("G26/BF3: bufferSize Infinity keeps every event", async () => {
     const producer = new Producer<string>({ bufferSize: Infinity });
     const warnings = await captureWarnings(() => {
       producer.emit(letters("abcde"));
@@ -152,7 +152,7 @@ describe("Producer buffer", () => {
     await consumer.closed;
   });
 
-  it("G30: bufferedCount counts buffered events, and drops to 0 once they are consumed", async () => {
+  it("G30/BF1: bufferedCount counts buffered events, and drops to 0 once they are consumed", async () => {
     const producer = new Producer<string>({ bufferSize: Infinity });
     assert.equal(producer.bufferedCount, 0);
     producer.emit(letters("abcde"));
@@ -198,7 +198,7 @@ describe("Producer buffer", () => {
 });
 
 describe("Producer info", () => {
-  it("G34: info with an empty buffer reaches handleInfo at once", async () => {
+  it("G34/BF6: info with an empty buffer reaches handleInfo at once", async () => {
     const infos: unknown[] = [];
     const producer = new Producer<number>({ handleInfo: (message) => void infos.push(message) });
     producer.info("now");
@@ -269,7 +269,7 @@ describe("Producer info", () => {
     await m.consumer.closed;
   });
 
-  it('G38: an info is delivered when the events before it are dropped by bufferKeep "last"', async () => {
+  it('G38/BF5: an info is delivered when the events before it are dropped by bufferKeep "last"', async () => {
     const infos: unknown[] = [];
     const producer = new Producer<string>({
       bufferSize: 3,
@@ -291,7 +291,7 @@ describe("Producer info", () => {
     await m.consumer.closed;
   });
 
-  it("G39: infos between buffered events arrive in order, and each marker splits the batch", async () => {
+  it("G39/BF8–BF10: infos between buffered events arrive in order, and each marker splits the batch", async () => {
     const infos: unknown[] = [];
     const producer = new Producer<string>({
       bufferSize: Infinity,

@@ -264,7 +264,7 @@ describe("validation: subscription options", () => {
   ];
 
   for (const [name, options, type, message] of cases) {
-    it(`subscribeTo, subscribe and toReadableStream reject ${name} and leave nothing behind`, async () => {
+    it(`G50/G107: subscribeTo, subscribe and toReadableStream reject ${name} and leave nothing behind`, async () => {
       const subscribes: unknown[] = [];
       const producer = new Producer<number>({ handleSubscribe: (s) => void subscribes.push(s) });
       const consumerSubscribes: unknown[] = [];
