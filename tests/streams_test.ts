@@ -396,9 +396,14 @@ describe("producer.subscribe", () => {
     await settle();
     assert.deepEqual(demands, [5]);
     assert.deepEqual((await reader.read()).value, [0, 1, 2, 3, 4]);
-    await settle();
-    assert.deepEqual(demands, [5, 5]);
     assert.deepEqual((await reader.read()).value, [5, 6, 7, 8, 9]);
+    await settle();
+    // Each ask tops the subscription up to maxDemand as the reader makes
+    // room: 10 read, at most 5 more asked. (The stream pulls once the reader
+    // has taken a batch; workerd pulls only when a read waits on an empty
+    // queue, so it may not have asked the third time yet.)
+    assert.ok(demands.every((d) => d === 5), `demands: ${demands}`);
+    assert.ok(demands.length === 2 || demands.length === 3, `demands: ${demands}`);
     await reader.cancel();
     await producer.stop();
   });
@@ -409,10 +414,13 @@ describe("producer.subscribe", () => {
     const reader = producer.subscribe({ maxDemand: 10 }).getReader();
     await settle();
     assert.equal(producer.bufferedCount, 90);
-    const { value } = await reader.read();
-    assert.deepEqual(value, range(0, 10));
+    assert.deepEqual((await reader.read()).value, range(0, 10));
+    assert.deepEqual((await reader.read()).value, range(10, 20));
     await settle();
-    assert.equal(producer.bufferedCount, 80);
+    // 20 read, at most 10 more taken from the producer (workerd pulls only
+    // when a read waits, so it may have taken none yet).
+    const unread = 100 - 20 - producer.bufferedCount;
+    assert.ok(unread >= 0 && unread <= 10, `unread: ${unread}`);
     await reader.cancel();
     await producer.stop();
   });
