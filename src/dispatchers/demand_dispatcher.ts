@@ -136,13 +136,26 @@ export class DemandDispatcher<T = unknown> implements Dispatcher<T> {
 
   dispatch(events: T[]): T[] {
     const entries = this.#entries;
-    if (this.#shuffle) {
-      this.#shuffle = false;
-      shuffle(entries);
-    }
     const host = this.#host!;
     const length = events.length;
     let start = 0;
+    if (this.#shuffle) {
+      // One pass in a random order, skipping subscriptions with no demand
+      // (GenStage stops at the first one, which can leave a subscription that
+      // asked waiting for events its producer buffered), then sorted again:
+      // the sort is stable, so ties keep the random order.
+      this.#shuffle = false;
+      shuffle(entries);
+      for (const entry of entries) {
+        if (start === length) break;
+        if (entry.demand === 0) continue;
+        const n = Math.min(entry.demand, length - start);
+        host.send(entry.subscription, n === length ? events : events.slice(start, start + n));
+        start += n;
+        entry.demand -= n;
+      }
+      entries.sort(byDemand);
+    }
     while (start < length) {
       const head = entries[0];
       if (head === undefined || head.demand === 0) break;
@@ -172,6 +185,10 @@ export class DemandDispatcher<T = unknown> implements Dispatcher<T> {
     while (i > 0 && entries[i - 1].demand < entry.demand) i--;
     entries.splice(i, 0, entry);
   }
+}
+
+function byDemand<T>(a: Entry<T>, b: Entry<T>): number {
+  return b.demand - a.demand;
 }
 
 function shuffle<E>(array: E[]): void {

@@ -175,6 +175,30 @@ describe("DemandDispatcher", () => {
     assert.equal(outcomes.size, 2, "both orders occur");
   });
 
+  it("D7: the shuffled first dispatch skips a subscription with no demand instead of buffering everything", () => {
+    // GenStage stops at the first zero demand after its shuffle; here a
+    // subscription that asked would then wait for events its producer buffered.
+    for (let trial = 0; trial < 64; trial++) {
+      const { dispatcher, sent } = setup({ shuffleDemandsOnFirstDispatch: true });
+      const idle = sub("idle"), r1 = sub("r1"), r2 = sub("r2");
+      dispatcher.subscribe(idle);
+      dispatcher.subscribe(r1);
+      dispatcher.subscribe(r2);
+      dispatcher.ask(2, r1);
+      dispatcher.ask(2, r2);
+      assert.deepEqual(dispatcher.dispatch(["a", "b", "c", "d", "e"]), ["e"]);
+      assert.equal(sent.length, 2);
+      assert.deepEqual(sent.map(([, events]) => events).flat(), ["a", "b", "c", "d"]);
+      assert.equal(dispatcher.demandOf(idle), 0);
+      // Sorted by demand again afterwards.
+      dispatcher.ask(1, r1);
+      dispatcher.ask(3, idle);
+      sent.splice(0);
+      dispatcher.dispatch(["f", "g", "h", "i"]);
+      assert.deepEqual(sent, [["idle", ["f", "g", "h"]], ["r1", ["i"]]]);
+    }
+  });
+
   it("D8: info is delivered at once, changing nothing", () => {
     const { dispatcher, infos, sent } = setup();
     const r1 = sub("r1");
