@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type CancelMode, Consumer, Producer, ProducerConsumer } from "../mod.ts";
+import { type CancelMode, Consumer, DemandDispatcher, Producer, ProducerConsumer } from "../mod.ts";
 import { deferred, range, settle } from "./_helpers.ts";
 import { counter, forwarder } from "./_stages.ts";
 
@@ -340,5 +340,61 @@ describe("faults: stopping", () => {
     await settle();
     assert.equal(producer.bufferedCount, 0);
     assert.deepEqual(infos, []);
+  });
+});
+
+describe("faults: errors raised in the producer because of a subscriber (§4.3)", () => {
+  /** A DemandDispatcher whose subscribe or dispatch can be made to throw. */
+  function faulty(fail: { subscribe?: Error; dispatch?: Error }): DemandDispatcher<number> {
+    const dispatcher = new DemandDispatcher<number>();
+    const subscribe = dispatcher.subscribe.bind(dispatcher);
+    const dispatch = dispatcher.dispatch.bind(dispatcher);
+    dispatcher.subscribe = (subscription) => {
+      if (fail.subscribe) throw fail.subscribe;
+      return subscribe(subscription);
+    };
+    dispatcher.dispatch = (events) => {
+      if (fail.dispatch) throw fail.dispatch;
+      return dispatch(events);
+    };
+    return dispatcher;
+  }
+
+  it("a dispatcher whose subscribe throws ends only that subscription, with the error as reason", async () => {
+    const refused = new Error("refused");
+    const fail: { subscribe?: Error } = { subscribe: refused };
+    const producer = new Producer<number>({ dispatcher: faulty(fail) });
+    const cancels: Array<[CancelMode, unknown]> = [];
+    const consumers = (["permanent", "transient", "temporary"] as const).map((cancel) =>
+      new Consumer<number>({
+        subscribeTo: [[producer, { cancel }]],
+        handleEvents: () => {},
+        handleCancel: (_s, reason) => void cancels.push([cancel, reason]),
+      })
+    );
+    await assert.rejects(consumers[0].closed, (e) => e === refused);
+    await assert.rejects(consumers[1].closed, (e) => e === refused);
+    await settle();
+    assert.deepEqual(cancels, [["permanent", refused], ["transient", refused], [
+      "temporary",
+      refused,
+    ]]);
+    // The producer and the temporary consumer go on.
+    delete fail.subscribe;
+    assert.equal(await serves(producer), true);
+    await consumers[2].stop();
+    await producer.stop();
+  });
+
+  it("a dispatcher whose dispatch throws stops the producer with that error, and its permanent consumers", async () => {
+    const broken = new Error("broken");
+    const fail: { dispatch?: Error } = {};
+    const producer = new Producer<number>({ dispatcher: faulty(fail) });
+    const { consumer } = forwarder<number>([producer]);
+    await settle();
+    fail.dispatch = broken;
+    producer.emit([1]);
+    await assert.rejects(producer.closed, (e) => e === broken);
+    await assert.rejects(consumer.closed, (e) => e === broken);
   });
 });
