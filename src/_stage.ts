@@ -117,6 +117,7 @@ export class StageCore implements LinkEnd {
   #resolveClosed!: () => void;
   #rejectClosed!: (reason: unknown) => void;
   #closing = false;
+  #checkQueued = false;
   #onAbort: (() => void) | undefined;
 
   // Producer side.
@@ -315,7 +316,16 @@ export class StageCore implements LinkEnd {
     }
     this.#current = undefined;
     this.#running = false;
-    if (this.#closing) this.#checkClosed();
+    if (this.#closing && !this.#checkQueued) {
+      // A microtask later: a stage that runs out of work inside a call (a
+      // consumer subscribing, say) stops after that call has returned, so
+      // the code that made the call can still subscribe others to it.
+      this.#checkQueued = true;
+      queueMicrotask(() => {
+        this.#checkQueued = false;
+        this.#checkClosed();
+      });
+    }
   }
 
   #handle(message: Message): MaybePromise {
