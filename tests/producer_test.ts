@@ -416,4 +416,15 @@ describe("Producer subscriptions", () => {
     await other.stop("shutdown");
     await other.closed;
   });
+
+  it("a producer that runs out of work during a subscribeTo call stops only after the call returns", async () => {
+    const producer = Producer.from([1, 2, 3]);
+    const a = forwarder<number>([producer]);
+    const b = forwarder<number>([producer]);
+    await producer.closed;
+    await a.consumer.closed;
+    await b.consumer.closed;
+    assert.deepEqual(a.batches, [[1, 2, 3]]);
+    assert.deepEqual(b.batches, []);
+  });
 });
