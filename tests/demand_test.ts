@@ -188,6 +188,30 @@ describe("the demand protocol", () => {
     await consumer.closed;
   });
 
+  it("G94: ask on a subscription that has ended does nothing", async () => {
+    const { producer, demands } = counter();
+    let subscription: Subscription<number> | undefined;
+    const cancelled = deferred();
+    const consumer = new Consumer<number>({
+      subscribeTo: [[producer, { cancel: "temporary" }]],
+      handleSubscribe: (s) => {
+        subscription = s;
+        return "manual";
+      },
+      handleEvents: () => assert.fail("nothing was asked while subscribed"),
+      handleCancel: () => cancelled.resolve(),
+    });
+    await settle();
+    subscription!.cancel();
+    await cancelled.promise;
+    subscription!.ask(5);
+    await settle();
+    assert.deepEqual(demands, []);
+    assert.equal(producer.bufferedCount, 0);
+    await producer.stop();
+    await consumer.stop();
+  });
+
   it("G23: buffered events are served first and handleDemand is asked only for the rest, once per ask", async () => {
     const { producer, demands } = counter();
     producer.emit(["a", "b", "c"] as never);
