@@ -64,13 +64,19 @@ const EMPTY: never[] = [];
  *   backlog is kept for the partition's next subscriber (nothing lost,
  *   nothing asked twice), unlike GenStage which drops it and asks again.
  * - Backlogs are bounded, unlike GenStage's: a backlog holds at most
- *   `maxBacklog` events, and a full backlog stops the producer from being
- *   asked for more until it drains.
+ *   `maxBacklog` events (plus what was already asked for when it filled),
+ *   and a full backlog stops the producer from being asked for more until
+ *   it drains.
+ * - Upstream demand covers what the subscriptions are owed: when events go
+ *   to a backlog or are discarded, replacements are asked for (by a queued
+ *   ask, like GenStage's selector refunds), so a partition is never left
+ *   waiting with unmet demand while its events went elsewhere. GenStage
+ *   instead forwards every ask in full, even one served from a backlog,
+ *   and can stall with unmet demand.
  * - **Limit:** upstream demand is shared by the partitions, so a partition
  *   that is never read (or has no subscriber) fills its backlog and then
- *   stalls every other partition. As in GenStage, an ask served from a
- *   backlog is still forwarded upstream (the other partitions need events
- *   too), and the distribution is only as even as `hash` makes it.
+ *   stalls every other partition until it is read. The distribution is only
+ *   as even as `hash` makes it.
  * - A missing, unknown or taken `partition` option makes `subscribeTo` throw.
  * - Info messages wait behind the backlogs of subscribed partitions, and a
  *   closing producer waits for them to be delivered.
@@ -109,12 +115,10 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
   readonly #bySubscription = new WeakMap<Subscription<T>, Partition<T, K>>();
   /** Upstream demand forwarded and not yet matched by dispatched events. */
   #waiting = 0;
-  /** Demand forwarded for subscriptions that have ended. */
-  #pending = 0;
-  /** Demand not forwarded because a backlog is full. */
-  #held = 0;
   /** Partitions whose backlog is full. */
   #full = 0;
+  /** Asks this dispatcher queued through `host.ask` to forward demand, by subscription. */
+  readonly #refunds = new Map<Subscription<T>, number>();
 
   /**
    * @param options The partitions, the hash and the backlog bound.
@@ -186,9 +190,12 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
     return this.#waiting;
   }
 
-  /** Demand forwarded for subscriptions that have ended, to be matched before asking again. */
+  /**
+   * Demand forwarded upstream beyond what the subscriptions are owed (for
+   * instance that of ended subscriptions): it is matched before asking again.
+   */
   get pending(): number {
-    return this.#pending;
+    return Math.max(0, this.#waiting - this.#owed());
   }
 
   /**
@@ -261,14 +268,15 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
 
   /**
    * Frees the subscription's partition. Its backlog is kept for the next
-   * subscriber; its unmet demand becomes `pending`, so nothing is asked twice.
+   * subscriber; the demand already forwarded for it stays `pending`, so
+   * nothing is asked twice.
    */
   cancel(subscription: Subscription<T>): number {
     const partition = this.#bySubscription.get(subscription);
     if (partition === undefined || partition.subscription !== subscription) return 0;
     partition.subscription = null;
-    this.#pending += partition.demand;
     partition.demand = 0;
+    const refunded = this.#refunds.delete(subscription);
     // Info messages wait only for subscribed partitions.
     if (partition.size < partition.backlog.length) {
       const kept = new Queue<T | Marker>();
@@ -278,21 +286,28 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
       }
       for (const item of kept) partition.backlog.push(item);
     }
-    return 0;
+    // A refund queued on its behalf will never come: forward it now.
+    return refunded ? this.#forward() : 0;
   }
 
   /**
-   * Serves the ask from the partition's backlog first; forwards it upstream
-   * either way (less `pending`), unless a backlog is full.
+   * Serves the ask from the partition's backlog first, then returns the
+   * upstream demand needed to cover what every subscription is still owed
+   * (nothing while a backlog is full).
    */
   ask(count: number, subscription: Subscription<T>): number {
     const partition = this.#bySubscription.get(subscription);
     if (partition === undefined || partition.subscription !== subscription) return 0;
-    const rest = this.#serve(partition, count);
-    partition.demand += rest;
-    const already = Math.min(this.#pending, count);
-    this.#pending -= already;
-    return this.#forward(count - already);
+    const refund = this.#refunds.get(subscription);
+    if (refund !== undefined) {
+      // Part of this ask is the refund this dispatcher queued: it only forwards demand.
+      const taken = Math.min(refund, count);
+      if (taken === refund) this.#refunds.delete(subscription);
+      else this.#refunds.set(subscription, refund - taken);
+      count -= taken;
+    }
+    if (count > 0) partition.demand += this.#serve(partition, count);
+    return this.#forward();
   }
 
   /**
@@ -318,7 +333,7 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
           v.message(
             `dispatch ${v.show(event)}`,
             "the key returned by hash",
-            `${this.#describe()} or null`,
+            this.#describe(true),
             key,
           ),
         );
@@ -336,9 +351,20 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
       }
       this.#waiting--;
     }
+    const host = this.#host!;
     if (batches !== undefined) {
-      const host = this.#host!;
       for (const [partition, batch] of batches) host.send(partition.subscription!, batch);
+    }
+    // Events that went to a backlog or were discarded used demand a subscription is
+    // still owed: ask for replacements (a queued ask, as GenStage's selector refunds).
+    if (this.#full === 0 && this.#refunds.size === 0 && this.#owed() > this.#waiting) {
+      for (const partition of this.#partitions.values()) {
+        if (partition.demand > 0) {
+          this.#refunds.set(partition.subscription!, 1);
+          host.ask(partition.subscription!, 1);
+          break;
+        }
+      }
     }
     return i === length ? EMPTY : i === 0 ? events : events.slice(i);
   }
@@ -412,25 +438,33 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
     return count - events.length;
   }
 
-  /** Forwards `demand` upstream, with what was held, unless a backlog is full. */
-  #forward(demand: number): number {
-    if (this.#full > 0) {
-      this.#held += demand;
-      return 0;
-    }
-    const total = demand + this.#held;
-    this.#held = 0;
-    this.#waiting += total;
-    return total;
+  /** The demand of every subscription (what they are owed). */
+  #owed(): number {
+    let owed = 0;
+    for (const partition of this.#partitions.values()) owed += partition.demand;
+    return owed;
+  }
+
+  /** Asks upstream for what the subscriptions are owed beyond `waiting`, unless a backlog is full. */
+  #forward(): number {
+    if (this.#full > 0) return 0;
+    const need = this.#owed() - this.#waiting;
+    if (need <= 0) return 0;
+    this.#waiting += need;
+    return need;
   }
 
   #pass(marker: Marker): void {
     if (--marker.remaining === 0) this.#host!.info(marker.message);
   }
 
-  #describe(): string {
-    if (this.#count !== undefined) return `an integer in [0, ${this.#count - 1}]`;
+  /** The rule a partition key breaks, e.g. `an integer in [0, 1]` or `one of "a" or "b"`. */
+  #describe(orNull = false): string {
+    if (this.#count !== undefined) {
+      return `an integer in [0, ${this.#count - 1}]${orNull ? " or null" : ""}`;
+    }
     const keys = this.#keys.map(v.show);
+    if (orNull) keys.push("null");
     return keys.length === 1
       ? keys[0]
       : `one of ${keys.slice(0, -1).join(", ")} or ${keys[keys.length - 1]}`;
