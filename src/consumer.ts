@@ -28,7 +28,9 @@ export interface ConsumerOptions<T> {
    * Called when a subscription is made, before anything is asked. Return
    * `"manual"` to ask yourself with `subscription.ask(n)`.
    */
-  readonly handleSubscribe?: (subscription: Subscription<T>) => SubscribeMode | Promise<SubscribeMode>;
+  readonly handleSubscribe?: (
+    subscription: Subscription<T>,
+  ) => SubscribeMode | Promise<SubscribeMode>;
   /** Called when a subscription ends, with the producer's reason, before the `cancel` mode applies. */
   readonly handleCancel?: (subscription: Subscription<T>, reason: unknown) => void | Promise<void>;
   /** Called for each message given to `info()`. */
@@ -67,6 +69,9 @@ export class Consumer<T> {
   readonly #core: StageCore;
 
   /**
+   * Creates and starts a consumer, subscribing at once to every
+   * `subscribeTo` entry, in order.
+   *
    * @param options The callbacks and sources of the consumer.
    * @throws {TypeError | RangeError} If an option or a `subscribeTo` entry is invalid; nothing is subscribed then.
    */
@@ -116,7 +121,11 @@ export class Consumer<T> {
 }
 
 /** @internal Validates `source` and `options` for a consumer and subscribes. */
-export function subscribeTo<T>(core: StageCore, source: unknown, options: unknown): Subscription<T> {
+export function subscribeTo<T>(
+  core: StageCore,
+  source: unknown,
+  options: unknown,
+): Subscription<T> {
   const [producer, normal] = checkEntry<T>(core, "subscribe", source, options);
   return core.subscribeTo(producer, normal);
 }
@@ -129,7 +138,9 @@ function checkEntry<T>(
 ): [StageCore, NormalSubscribeOptions<T>] {
   if (core.stopped) throw new TypeError(`Cannot ${action} as the ${core.kind} has stopped`);
   const producer = sourceCore(action, source);
-  if (producer === core) throw new TypeError(`Cannot ${action} as a stage cannot subscribe to itself`);
+  if (producer === core) {
+    throw new TypeError(`Cannot ${action} as a stage cannot subscribe to itself`);
+  }
   const normal = subscribeOptions<T>(action, options);
   producer.checkSubscribable(action, normal as never);
   return [producer, normal];
@@ -144,14 +155,20 @@ export function consumerCore(
   owner: object,
   kind: "Consumer" | "ProducerConsumer",
   options: unknown,
-  extend: (config: ConstructorParameters<typeof StageCore>[0]) => ConstructorParameters<typeof StageCore>[0],
+  extend: (
+    config: ConstructorParameters<typeof StageCore>[0],
+  ) => ConstructorParameters<typeof StageCore>[0],
 ): { core: StageCore; subscribe: () => void } {
   const action = `construct ${kind}`;
   // deno-lint-ignore no-explicit-any
   const o = v.options<any>(action, "options", options);
-  if (options === undefined) throw new TypeError(v.message(action, "options", "an object", options));
+  if (options === undefined) {
+    throw new TypeError(v.message(action, "options", "an object", options));
+  }
   const entries: unknown = o.subscribeTo ?? [];
-  if (!Array.isArray(entries)) throw new TypeError(v.message(action, "subscribeTo", "an array", entries));
+  if (!Array.isArray(entries)) {
+    throw new TypeError(v.message(action, "subscribeTo", "an array", entries));
+  }
   const config = extend({
     kind,
     owner,

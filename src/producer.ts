@@ -24,7 +24,10 @@ export interface ProducerOptions<T> {
    * when it cancelled, its stop reason when it stopped). May return events to
    * dispatch.
    */
-  readonly handleCancel?: (subscription: Subscription<T>, reason: unknown) => Events<T> | Promise<Events<T>>;
+  readonly handleCancel?: (
+    subscription: Subscription<T>,
+    reason: unknown,
+  ) => Events<T> | Promise<Events<T>>;
   /** Called for each message given to `info()`, after every event buffered before it. May return events. */
   readonly handleInfo?: (message: unknown) => Events<T> | Promise<Events<T>>;
   /**
@@ -99,6 +102,9 @@ export class Producer<T> {
   readonly #core: StageCore;
 
   /**
+   * Creates and starts a producer; it produces nothing until a consumer asks
+   * (or `emit` is called).
+   *
    * @param options The callbacks and settings of the producer.
    * @throws {TypeError} If an option has the wrong type or an unknown value.
    * @throws {RangeError} If `bufferSize` is not an integer ≥ 1 or `Infinity`.
@@ -169,7 +175,9 @@ export class Producer<T> {
    * @throws {TypeError} If `mode` is not `"forward"` or `"accumulate"`.
    */
   setDemandMode(mode: "forward" | "accumulate"): void {
-    this.#core.setDemandMode(v.oneOf("set demand mode", "mode", mode, ["forward", "accumulate"] as const));
+    this.#core.setDemandMode(
+      v.oneOf("set demand mode", "mode", mode, ["forward", "accumulate"] as const),
+    );
   }
 
   /** The number of buffered events (info markers are not counted). */
@@ -210,7 +218,8 @@ export class Producer<T> {
 }
 
 /** Options of {@linkcode Producer.from}. */
-export interface FromOptions<T> extends Pick<ProducerOptions<T>, "dispatcher" | "demand" | "signal"> {
+export interface FromOptions<T>
+  extends Pick<ProducerOptions<T>, "dispatcher" | "demand" | "signal"> {
   /**
    * What the producer does when its last subscription ends: `"continue"` or
    * `"stop"` (normally).
@@ -232,12 +241,16 @@ export function producerConfig(
   const o = v.options<any>(action, "options", options);
   const producer = producerOptions(action, o, defaultBufferSize);
   if (kind === "ProducerConsumer" && o.demand !== undefined) {
-    throw new TypeError(`Cannot ${action} as demand is a Producer option: a ProducerConsumer forwards downstream demand`);
+    throw new TypeError(
+      `Cannot ${action} as demand is a Producer option: a ProducerConsumer forwards downstream demand`,
+    );
   }
   const dispatcher = o.dispatcher ?? new DemandDispatcher();
   if (
     dispatcher === null || typeof dispatcher !== "object" ||
-    ["init", "subscribe", "cancel", "ask", "dispatch", "info"].some((m) => typeof dispatcher[m] !== "function")
+    ["init", "subscribe", "cancel", "ask", "dispatch", "info"].some((m) =>
+      typeof dispatcher[m] !== "function"
+    )
   ) {
     throw new TypeError(v.message(action, "dispatcher", "a Dispatcher", dispatcher));
   }
@@ -259,7 +272,9 @@ export function producerConfig(
 /** @internal */
 export function iterable<T>(action: string, events: Iterable<T>): T[] {
   if (Array.isArray(events)) return events;
-  if (events === null || typeof events !== "object" || typeof events[Symbol.iterator] !== "function") {
+  if (
+    events === null || typeof events !== "object" || typeof events[Symbol.iterator] !== "function"
+  ) {
     throw new TypeError(v.message(action, "events", "an iterable", events));
   }
   return Array.from(events);

@@ -94,6 +94,9 @@ export class ProducerConsumer<I, O> {
   readonly #core: StageCore;
 
   /**
+   * Creates and starts a producer-consumer, subscribing at once to every
+   * `subscribeTo` entry, in order.
+   *
    * @param options The callbacks, sources and settings of the stage.
    * @throws {TypeError | RangeError} If an option or a `subscribeTo` entry is invalid; nothing is subscribed then.
    */

@@ -64,6 +64,8 @@ export class DemandDispatcher<T = unknown> implements Dispatcher<T> {
   #shuffle: boolean;
 
   /**
+   * Creates a dispatcher for one producing stage (give each stage its own).
+   *
    * @param options How to order subscriptions.
    * @throws {TypeError} If an option has the wrong type.
    * @throws {RangeError} If `maxDemand` is not an integer ≥ 1.
