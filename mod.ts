@@ -29,11 +29,22 @@
  * @module
  */
 
-export type { CancelMode, PartitionKey, SubscribeOptions, Subscription } from "./src/subscription.ts";
+export type {
+  CancelMode,
+  PartitionKey,
+  SubscribeOptions,
+  Subscription,
+} from "./src/subscription.ts";
 export type { Dispatcher, DispatcherHost } from "./src/dispatcher.ts";
-export { DemandDispatcher, type DemandDispatcherOptions } from "./src/dispatchers/demand_dispatcher.ts";
+export {
+  DemandDispatcher,
+  type DemandDispatcherOptions,
+} from "./src/dispatchers/demand_dispatcher.ts";
 export { BroadcastDispatcher } from "./src/dispatchers/broadcast_dispatcher.ts";
-export { PartitionDispatcher, type PartitionDispatcherOptions } from "./src/dispatchers/partition_dispatcher.ts";
+export {
+  PartitionDispatcher,
+  type PartitionDispatcherOptions,
+} from "./src/dispatchers/partition_dispatcher.ts";
 export { type Events, type FromOptions, Producer, type ProducerOptions } from "./src/producer.ts";
 export {
   Consumer,
@@ -44,6 +55,15 @@ export {
 } from "./src/consumer.ts";
 export { ProducerConsumer, type ProducerConsumerOptions } from "./src/producer_consumer.ts";
 export { toReadableStream, type ToReadableStreamOptions } from "./src/streams.ts";
+export {
+  balance,
+  broadcast,
+  type FanOutOptions,
+  merge,
+  type MergeOptions,
+  partition,
+  type PartitionOptions,
+} from "./src/fan_out.ts";
 export { type StreamClasses, useStreams } from "./src/stream_classes.ts";
 export {
   type ChildSpec,
@@ -54,5 +74,9 @@ export {
   type SupervisorOptions,
   type SupervisorStrategy,
 } from "./src/supervisor.ts";
-export { ConsumerSupervisor, type ConsumerSupervisorOptions, type TaskContext } from "./src/consumer_supervisor.ts";
+export {
+  ConsumerSupervisor,
+  type ConsumerSupervisorOptions,
+  type TaskContext,
+} from "./src/consumer_supervisor.ts";
 export { RestartIntensityError } from "./src/errors.ts";

@@ -52,6 +52,25 @@ interface Partition<T, K> {
 
 const EMPTY: never[] = [];
 
+/** The action named by the constructor's errors (see `createPartitionDispatcher`). */
+let constructing = "construct PartitionDispatcher";
+
+/**
+ * @internal Constructs a PartitionDispatcher whose option errors name
+ * `action` (for `partition()`), e.g. `Cannot partition a stream as hash must be…`.
+ */
+export function createPartitionDispatcher<T, K extends PartitionKey>(
+  action: string,
+  options: PartitionDispatcherOptions<T, K>,
+): PartitionDispatcher<T, K> {
+  constructing = action;
+  try {
+    return new PartitionDispatcher(options);
+  } finally {
+    constructing = "construct PartitionDispatcher";
+  }
+}
+
 /**
  * Sends each event to the one subscription reading its partition:
  * GenStage's `PartitionDispatcher`. `hash(event)` names the partition (or
@@ -126,7 +145,7 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
    * @throws {RangeError} If `partitions` is not an integer ≥ 1 or an empty array, or `maxBacklog` is not an integer ≥ 1 or `Infinity`.
    */
   constructor(options: PartitionDispatcherOptions<T, K>) {
-    const action = "construct PartitionDispatcher";
+    const action = constructing;
     const o = v.options<PartitionDispatcherOptions<T, K>>(action, "options", options);
     if (options === undefined) {
       throw new TypeError(v.message(action, "options", "an object", options));

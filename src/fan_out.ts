@@ -1,0 +1,493 @@
+/**
+ * Bounded fan-out and fan-in for plain web streams, built on stages and
+ * dispatchers: `broadcast`, `balance`, `partition` and `merge`.
+ *
+ * Unlike `ReadableStream.prototype.tee()`, which reads its source at the pace
+ * of the faster branch and queues without bound for the slower one, every
+ * output here holds at most `maxDemand` events whatever its reader does; the
+ * source is read only as the outputs ask.
+ *
+ * @module
+ */
+
+import type { PartitionKey, Subscription } from "./subscription.ts";
+import type { Dispatcher } from "./dispatcher.ts";
+import { Consumer } from "./consumer.ts";
+import { Producer } from "./producer.ts";
+import { toReadableStream } from "./streams.ts";
+import { BroadcastDispatcher } from "./dispatchers/broadcast_dispatcher.ts";
+import { DemandDispatcher } from "./dispatchers/demand_dispatcher.ts";
+import {
+  createPartitionDispatcher,
+  type PartitionDispatcher,
+} from "./dispatchers/partition_dispatcher.ts";
+import { isNormal } from "./_options.ts";
+import { Queue } from "./_queue.ts";
+import { streams } from "./_streams.ts";
+import * as v from "./_validate.ts";
+
+/** Options of {@linkcode broadcast} and {@linkcode balance}. */
+export interface FanOutOptions {
+  /**
+   * The most events an output holds (asked for from the source and not yet
+   * read). An integer ≥ 1.
+   *
+   * @default {1000}
+   */
+  readonly maxDemand?: number;
+}
+
+/** Options of {@linkcode partition}. */
+export interface PartitionOptions<T, K extends PartitionKey = number> extends FanOutOptions {
+  /** The partitions: a count `n` (outputs `0` to `n - 1`) or an array of keys. */
+  readonly partitions: number | readonly K[];
+  /** Returns the partition of `event`, or `null` to drop it. */
+  readonly hash: (event: T) => K | null;
+  /**
+   * The most events kept for a partition whose output is not being read
+   * (plus what was already asked for when it filled); once one is full, the
+   * source is not read until it drains. An integer ≥ 1 or `Infinity`.
+   *
+   * @default {maxDemand}
+   */
+  readonly maxBacklog?: number;
+}
+
+/** Options of {@linkcode merge}. */
+export interface MergeOptions {
+  /**
+   * The most events read ahead from each source. An integer ≥ 1.
+   *
+   * @default {1000}
+   */
+  readonly maxDemand?: number;
+}
+
+/**
+ * Copies every event of `source` to `count` streams, at the pace of the
+ * slowest reader (GenStage's `BroadcastDispatcher`).
+ *
+ * Every output is subscribed before the source is read, so each receives
+ * every event. The source is read as the outputs ask, and no output is more
+ * than `maxDemand` events ahead of the slowest: an output that is not read
+ * holds the others back (read them concurrently). Cancelling an output
+ * releases the others at once; cancelling all of them cancels the source with
+ * the last reason; an error in the source errors every output after the
+ * events read before it; the end of the source closes them.
+ *
+ * @param source The stream to copy; it is locked at once.
+ * @param count How many outputs, an integer ≥ 1.
+ * @param options `maxDemand`, the most events an output holds.
+ * @returns `count` streams of the same events.
+ * @throws {TypeError} If `source` is not an unlocked ReadableStream, or an option has the wrong type.
+ * @throws {RangeError} If `count` or `maxDemand` is not an integer ≥ 1.
+ *
+ * @example Two readers of one stream
+ * ```ts
+ * import { broadcast } from "@webstage/webstage";
+ * import assert from "node:assert/strict";
+ *
+ * const source = new ReadableStream<number>({
+ *   start(controller) {
+ *     for (const n of [1, 2, 3]) controller.enqueue(n);
+ *     controller.close();
+ *   },
+ * });
+ * const read = async (stream: ReadableStream<number>) => {
+ *   const reader = stream.getReader();
+ *   const out: number[] = [];
+ *   for (let r = await reader.read(); !r.done; r = await reader.read()) out.push(r.value);
+ *   return out;
+ * };
+ * const [a, b] = broadcast(source, 2);
+ * assert.deepEqual(await Promise.all([read(a), read(b)]), [[1, 2, 3], [1, 2, 3]]);
+ * ```
+ */
+export function broadcast<T>(
+  source: ReadableStream<T>,
+  count: number,
+  options?: FanOutOptions,
+): ReadableStream<T>[] {
+  const action = "broadcast a stream";
+  const maxDemand = checkFanOut(action, source, count, options);
+  return fanOut(source, new BroadcastDispatcher<T>(), range(count), maxDemand, undefined);
+}
+
+/**
+ * Shares the events of `source` among `count` streams: each event goes to
+ * one output, the one whose reader has asked for the most (GenStage's
+ * `DemandDispatcher`).
+ *
+ * Every output asks for `maxDemand` events at once and again as it is read,
+ * so a slow or idle output holds at most `maxDemand` events and the others go
+ * on. Cancelling an output drops the events it held; cancelling all of them
+ * cancels the source with the last reason; an error in the source errors
+ * every output; the end of the source closes them.
+ *
+ * @param source The stream to share; it is locked at once.
+ * @param count How many outputs, an integer ≥ 1.
+ * @param options `maxDemand`, the most events an output holds.
+ * @returns `count` streams whose events together are the source's, each in source order.
+ * @throws {TypeError} If `source` is not an unlocked ReadableStream, or an option has the wrong type.
+ * @throws {RangeError} If `count` or `maxDemand` is not an integer ≥ 1.
+ *
+ * @example Two workers share the work
+ * ```ts
+ * import { balance } from "@webstage/webstage";
+ * import assert from "node:assert/strict";
+ *
+ * const source = new ReadableStream<number>({
+ *   start(controller) {
+ *     for (let n = 0; n < 100; n++) controller.enqueue(n);
+ *     controller.close();
+ *   },
+ * });
+ * const work = async (stream: ReadableStream<number>) => {
+ *   const reader = stream.getReader();
+ *   const done: number[] = [];
+ *   for (let r = await reader.read(); !r.done; r = await reader.read()) done.push(r.value);
+ *   return done;
+ * };
+ * const results = await Promise.all(balance(source, 2, { maxDemand: 10 }).map(work));
+ * assert.equal(results[0].length + results[1].length, 100);
+ * assert.deepEqual(results.flat().sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i));
+ * ```
+ */
+export function balance<T>(
+  source: ReadableStream<T>,
+  count: number,
+  options?: FanOutOptions,
+): ReadableStream<T>[] {
+  const action = "balance a stream";
+  const maxDemand = checkFanOut(action, source, count, options);
+  return fanOut(source, new DemandDispatcher<T>(), range(count), maxDemand, undefined);
+}
+
+/**
+ * Splits `source` by key: `hash(event)` names the output that receives the
+ * event, or `null` drops it (GenStage's `PartitionDispatcher`).
+ *
+ * With `partitions: n` the outputs are an array indexed `0` to `n - 1`; with
+ * an array of keys they are a `Map` from each key. Each output holds at most
+ * `maxDemand` events, and its partition keeps at most `maxBacklog` more (by
+ * default `maxDemand`) while it is not read. **Limit:** once a backlog is full
+ * the source is not read until that output is, so an output that is never
+ * read eventually stalls the others: read them concurrently, or cancel the
+ * ones you do not need (a cancelled output's events are then dropped).
+ * Cancelling all of them cancels the source with the last reason; an error
+ * in the source, or a `hash` that throws or returns an unknown key, errors
+ * every output; the end of the source closes them.
+ *
+ * @param source The stream to split; it is locked at once.
+ * @param options The partitions, `hash`, `maxDemand` and `maxBacklog`.
+ * @returns One stream per partition, each in source order.
+ * @throws {TypeError} If `source` is not an unlocked ReadableStream, or an option has the wrong type.
+ * @throws {RangeError} If `partitions`, `maxDemand` or `maxBacklog` is out of range.
+ *
+ * @example Odd and even numbers
+ * ```ts
+ * import { partition } from "@webstage/webstage";
+ * import assert from "node:assert/strict";
+ *
+ * const source = new ReadableStream<number>({
+ *   start(controller) {
+ *     for (let n = 1; n <= 6; n++) controller.enqueue(n);
+ *     controller.close();
+ *   },
+ * });
+ * const outputs = partition(source, {
+ *   partitions: ["odd", "even"],
+ *   hash: (n) => (n % 2 === 0 ? "even" : "odd"),
+ * });
+ * const read = async (stream: ReadableStream<number>) => {
+ *   const reader = stream.getReader();
+ *   const out: number[] = [];
+ *   for (let r = await reader.read(); !r.done; r = await reader.read()) out.push(r.value);
+ *   return out;
+ * };
+ * const [odd, even] = await Promise.all([read(outputs.get("odd")!), read(outputs.get("even")!)]);
+ * assert.deepEqual(odd, [1, 3, 5]);
+ * assert.deepEqual(even, [2, 4, 6]);
+ * ```
+ */
+export function partition<T>(
+  source: ReadableStream<T>,
+  options: PartitionOptions<T, number> & { readonly partitions: number },
+): ReadableStream<T>[];
+export function partition<T, K extends PartitionKey>(
+  source: ReadableStream<T>,
+  options: PartitionOptions<T, K> & { readonly partitions: readonly K[] },
+): Map<K, ReadableStream<T>>;
+export function partition<T, K extends PartitionKey>(
+  source: ReadableStream<T>,
+  options: PartitionOptions<T, K>,
+): ReadableStream<T>[] | Map<K, ReadableStream<T>> {
+  const action = "partition a stream";
+  checkSource(action, source);
+  const o = v.options<PartitionOptions<T, K>>(action, "options", options);
+  if (options === undefined) {
+    throw new TypeError(v.message(action, "options", "an object", options));
+  }
+  const maxDemand = checkMaxDemand(action, o.maxDemand);
+  const hash = v.callback<(event: T) => K | null>(action, "hash", o.hash, false)!;
+  const cancelled = new Set<K>();
+  const dispatcher: PartitionDispatcher<T, K> = createPartitionDispatcher<T, K>(action, {
+    partitions: o.partitions as number | readonly K[],
+    hash: (event) => {
+      const key = hash(event);
+      return cancelled.size > 0 && key !== null && cancelled.has(key) ? null : key;
+    },
+    maxBacklog: o.maxBacklog ?? maxDemand,
+  });
+  const keys = dispatcher.partitions;
+  const outputs = fanOut(source, dispatcher, keys, maxDemand, { dispatcher, cancelled });
+  if (typeof o.partitions === "number") return outputs;
+  return new Map(keys.map((key, i) => [key, outputs[i]]));
+}
+
+/**
+ * Reads several streams as one, pulling each source only as the output is
+ * read (up to `maxDemand` events ahead per source). Events keep their order
+ * within each source; there is no order across sources.
+ *
+ * The output closes when every source has ended, errors (and cancels the
+ * other sources) when one errors, and cancelling it cancels every source.
+ *
+ * @param sources The streams to merge; they are locked at once.
+ * @param options `maxDemand`, the most events read ahead from a source.
+ * @returns One stream of every source's events.
+ * @throws {TypeError} If `sources` is not an array of unlocked ReadableStreams, or an option has the wrong type.
+ * @throws {RangeError} If `maxDemand` is not an integer ≥ 1.
+ *
+ * @example Two streams into one
+ * ```ts
+ * import { merge } from "@webstage/webstage";
+ * import assert from "node:assert/strict";
+ *
+ * const of = (...items: string[]) =>
+ *   new ReadableStream<string>({
+ *     start(controller) {
+ *       for (const item of items) controller.enqueue(item);
+ *       controller.close();
+ *     },
+ *   });
+ * const reader = merge([of("a", "b"), of("c")]).getReader();
+ * const out: string[] = [];
+ * for (let r = await reader.read(); !r.done; r = await reader.read()) out.push(r.value);
+ * assert.deepEqual(out.sort(), ["a", "b", "c"]);
+ * ```
+ */
+export function merge<T>(
+  sources: readonly ReadableStream<T>[],
+  options?: MergeOptions,
+): ReadableStream<T> {
+  const action = "merge streams";
+  if (!Array.isArray(sources)) {
+    throw new TypeError(v.message(action, "sources", "an array of ReadableStreams", sources));
+  }
+  sources.forEach((source, i) => checkSource(action, source, `sources[${i}]`));
+  const o = v.options<MergeOptions>(action, "options", options);
+  const maxDemand = checkMaxDemand(action, o.maxDemand);
+  const producers = sources.map((source) => Producer.from<T>(source, { onCancel: "stop" }));
+  return toReadableStream<T>(producers.map((producer) => [producer, { maxDemand }] as const));
+}
+
+// ---------------------------------------------------------------- internals
+
+function checkSource(action: string, source: unknown, name = "source"): void {
+  if (
+    source === null || typeof source !== "object" ||
+    typeof (source as ReadableStream).getReader !== "function"
+  ) {
+    throw new TypeError(v.message(action, name, "a ReadableStream", source));
+  }
+  if ((source as ReadableStream).locked) {
+    throw new TypeError(
+      `Cannot ${action} as ${name} must be unlocked: current value is a locked ReadableStream`,
+    );
+  }
+}
+
+function checkMaxDemand(action: string, maxDemand: unknown): number {
+  return v.integer(action, "maxDemand", maxDemand ?? 1000, 1);
+}
+
+function checkFanOut(action: string, source: unknown, count: unknown, options: unknown): number {
+  checkSource(action, source);
+  v.integer(action, "count", count, 1);
+  return checkMaxDemand(action, v.options<FanOutOptions>(action, "options", options).maxDemand);
+}
+
+function range(count: number): number[] {
+  return Array.from({ length: count }, (_, i) => i);
+}
+
+interface Partitioned<T, K extends PartitionKey> {
+  readonly dispatcher: PartitionDispatcher<T, K>;
+  /** Keys whose output was cancelled: `hash` drops their events. */
+  readonly cancelled: Set<K>;
+}
+
+/** One producer reading `source`, one output per key, subscribed before anything is read. */
+function fanOut<T, K extends PartitionKey>(
+  source: ReadableStream<T>,
+  dispatcher: Dispatcher<T>,
+  keys: readonly K[],
+  maxDemand: number,
+  partitioned: Partitioned<T, K> | undefined,
+): ReadableStream<T>[] {
+  const producer = Producer.from(source, { dispatcher });
+  let live = keys.length;
+  const outputs = keys.map((key) =>
+    new Output<T>(producer, maxDemand, partitioned === undefined ? undefined : key, (reason) => {
+      if (--live === 0) producer.stop(reason).then(undefined, undefined);
+    })
+  );
+  if (partitioned !== undefined) {
+    outputs.forEach((output, i) => {
+      output.onCancel = () => {
+        // Drop this partition's events from now on, and drain what its backlog holds
+        // so that a full backlog cannot stall the other outputs.
+        partitioned.cancelled.add(keys[i]);
+        output.drain(() => partitioned.dispatcher.backlogSize(keys[i]) === 0);
+      };
+    });
+  }
+  return outputs.map((output) => output.readable);
+}
+
+/**
+ * One output: a manual consumer of the producer that asks for events as its
+ * ReadableStream is read, counting the events it holds (asked for, received
+ * but not yet read) so that they never exceed maxDemand.
+ */
+class Output<T> {
+  readonly readable: ReadableStream<T>;
+  /** What cancelling this output does (default: stop its consumer). */
+  onCancel: (() => void) | undefined;
+  readonly #max: number;
+  readonly #min: number;
+  /** The most events enqueued into the readable at once. */
+  readonly #slice: number;
+  readonly #consumer: Consumer<T>;
+  #subscription: Subscription<T> | undefined;
+  #controller!: ReadableStreamDefaultController<T>;
+  /** Events asked for and not received. */
+  #outstanding = 0;
+  /** Events received and not yet enqueued. */
+  readonly #local = new Queue<T[]>();
+  #localCount = 0;
+  #offset = 0;
+  #ended: { reason: unknown } | undefined;
+  #wake: (() => void) | undefined;
+  #cancelled = false;
+  /** When draining a cancelled output: true once nothing more will come. */
+  #drained: (() => boolean) | undefined;
+
+  constructor(
+    producer: Producer<T>,
+    maxDemand: number,
+    partition: PartitionKey | undefined,
+    onLeave: (reason: unknown) => void,
+  ) {
+    this.#max = maxDemand;
+    this.#min = Math.floor(maxDemand / 2);
+    this.#slice = Math.max(1, this.#max - this.#min);
+    this.#consumer = new Consumer<T>({
+      subscribeTo: [[producer, {
+        maxDemand,
+        minDemand: this.#min,
+        ...(partition === undefined ? {} : { partition }),
+      }]],
+      handleSubscribe: (subscription) => {
+        this.#subscription = subscription;
+        // The subscription is manual once this returns.
+        queueMicrotask(() => this.#refill());
+        return "manual";
+      },
+      handleEvents: (events) => {
+        this.#outstanding -= events.length;
+        if (this.#cancelled) return this.#discard();
+        this.#local.push(events);
+        this.#localCount += events.length;
+        this.#wake?.();
+      },
+      handleCancel: (_, reason) => {
+        this.#ended = { reason };
+        this.#wake?.();
+      },
+    });
+    this.readable = new streams.ReadableStream<T>({
+      start: (controller) => void (this.#controller = controller),
+      pull: async () => {
+        for (;;) {
+          if (this.#flush()) return this.#refill();
+          const ended = this.#ended;
+          if (ended !== undefined) {
+            if (isNormal(ended.reason)) this.#controller.close();
+            else this.#controller.error(ended.reason);
+            return;
+          }
+          this.#refill();
+          await new Promise<void>((resolve) => (this.#wake = resolve));
+          this.#wake = undefined;
+        }
+      },
+      cancel: (reason) => {
+        this.#cancelled = true;
+        this.#local.drain();
+        this.#localCount = 0;
+        this.#wake?.();
+        onLeave(reason);
+        if (this.onCancel !== undefined) this.onCancel();
+        else this.#consumer.stop().then(undefined, undefined);
+      },
+    }, { highWaterMark: 0 });
+  }
+
+  /** After a cancel: keeps asking and dropping events until `done()`, then leaves. */
+  drain(done: () => boolean): void {
+    this.#drained = done;
+    this.#discard();
+  }
+
+  #discard(): void {
+    const done = this.#drained;
+    if (done === undefined || done()) {
+      this.#consumer.stop().then(undefined, undefined);
+      return;
+    }
+    this.#refill();
+  }
+
+  /** Enqueues up to a slice of the received events; false if there were none. */
+  #flush(): boolean {
+    if (this.#localCount === 0) return false;
+    let n = Math.min(this.#slice, this.#localCount);
+    this.#localCount -= n;
+    const controller = this.#controller;
+    while (n > 0) {
+      const batch = this.#local.peek()!;
+      const end = Math.min(batch.length, this.#offset + n);
+      for (let i = this.#offset; i < end; i++) controller.enqueue(batch[i]);
+      n -= end - this.#offset;
+      if (end === batch.length) {
+        this.#local.shift();
+        this.#offset = 0;
+      } else this.#offset = end;
+    }
+    return true;
+  }
+
+  /** Asks for more once what the output holds has fallen to minDemand. */
+  #refill(): void {
+    const subscription = this.#subscription;
+    if (subscription === undefined || this.#ended !== undefined) return;
+    const queued = this.#cancelled ? 0 : Math.max(0, -(this.#controller.desiredSize ?? 0));
+    const held = this.#outstanding + this.#localCount + queued;
+    if (held > this.#min) return;
+    const count = this.#max - held;
+    this.#outstanding += count;
+    subscription.ask(count);
+  }
+}
