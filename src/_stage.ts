@@ -127,6 +127,8 @@ export class StageCore implements LinkEnd {
   /** Consumer subscriptions with `redeliver`, which a closing producer waits for. */
   readonly #redelivering = new Set<AnyLink>();
   #accumulated: Accumulated[] | null = null;
+  /** A producer-consumer's upstream chunks handled whose output waits in the buffer (see #handled). */
+  readonly #unacked: Array<{ readonly link: AnyLink; readonly count: number }> = [];
   /** A producer-consumer's downstream demand not yet met. */
   #counter = 0;
 
@@ -401,7 +403,15 @@ export class StageCore implements LinkEnd {
 
   #onAsk(link: AnyLink, count: number): MaybePromise {
     if (!link.active) return;
-    return this.#serve(this.#dispatcher!.ask(count, link));
+    const demand = this.#dispatcher!.ask(count, link);
+    if (demand < count && this.#accumulated === null && this.#buffer!.count > 0) {
+      // Part of the ask was matched with demand already forwarded for a
+      // subscription that left (the dispatcher's pending). Events waiting in
+      // the buffer (given back by redelivery, say) serve that part now
+      // instead of waiting for events the source may never produce.
+      this.#takeFromBuffer(count - demand);
+    }
+    return this.#serve(demand);
   }
 
   #onCancel(link: AnyLink, reason: unknown, redeliver: boolean): MaybePromise {
@@ -492,6 +502,7 @@ export class StageCore implements LinkEnd {
       this.#release(released);
       if (events.length === 0 && released.length === 0) break;
     }
+    if (this.#unacked.length > 0 && buffer.count === 0) this.#acknowledge();
     return demand;
   }
 
@@ -611,9 +622,12 @@ export class StageCore implements LinkEnd {
     if (link.detached) return settle(message);
     const result = this.#config.handleEvents!(message.events, link);
     return then(result, (events) => {
-      link.handled(message.events.length);
+      if (this.kind !== "ProducerConsumer") link.handled(message.events.length);
       if (this.stopped) return;
-      if (this.kind === "ProducerConsumer") this.#dispatch(toArray(events, "handle events"));
+      if (this.kind === "ProducerConsumer") {
+        this.#dispatch(toArray(events, "handle events"));
+        if (link.options.redeliver) this.#handled(link, message.events.length);
+      }
       if (!link.manual) {
         const options = link.options;
         let pending = link.pending - message.events.length;
@@ -625,6 +639,26 @@ export class StageCore implements LinkEnd {
       }
       settle(message);
     });
+  }
+
+  /**
+   * A producer-consumer counts an upstream chunk (with `redeliver`) as
+   * handled only once its output has left the buffer: if the stage fails
+   * before, the chunk is given back and handled again elsewhere, so output
+   * lost with the buffer is made again (at least once).
+   */
+  #handled(link: AnyLink, count: number): void {
+    if (this.#buffer!.count > 0) this.#unacked.push({ link, count });
+    else {
+      this.#acknowledge();
+      link.handled(count);
+    }
+  }
+
+  #acknowledge(): void {
+    const unacked = this.#unacked;
+    for (let i = 0; i < unacked.length; i++) unacked[i].link.handled(unacked[i].count);
+    unacked.length = 0;
   }
 
   /** A producer-consumer handles deferred upstream messages while it has downstream demand. */
