@@ -367,4 +367,60 @@ describe("redeliver", () => {
     assert.equal(producer.bufferedCount, 10);
     await producer.stop();
   });
+
+  it("a failing producer-consumer also gives back the chunks whose output had not all left its buffer", async () => {
+    const producer = new Producer<number>({ bufferSize: Infinity });
+    producer.emit(range(0, 10));
+    const pc = new ProducerConsumer<number, number>({
+      subscribeTo: [[producer, { maxDemand: 10, minDemand: 0, redeliver: true }]],
+      handleEvents: (events) => events.flatMap((e) => [e, e]),
+    });
+    const got = deferred<number[]>();
+    const consumer = new Consumer<number>({
+      subscribeTo: [[pc, { cancel: "temporary" }]],
+      handleSubscribe: (subscription) => {
+        subscription.ask(5);
+        return "manual";
+      },
+      handleEvents: (events) => got.resolve(events),
+    });
+    assert.deepEqual(await got.promise, [0, 0, 1, 1, 2]);
+    assert.equal(pc.bufferedCount, 15);
+    assert.equal(producer.bufferedCount, 0);
+    await pc.stop(new Error("crash"));
+    // The whole chunk comes back: what was already sent will be sent again (at least once).
+    assert.equal(producer.bufferedCount, 10);
+    await producer.stop();
+    await consumer.stop();
+  });
+
+  it("redelivered events serve a later ask even when the dispatcher matched it with a departed consumer's demand", async () => {
+    const demands: number[] = [];
+    // Answers each demand with half of it: the producer owes the rest.
+    let next = 0;
+    const producer = new Producer<number>({
+      handleDemand: (demand) => {
+        demands.push(demand);
+        return Array.from({ length: demand / 2 }, () => next++);
+      },
+    });
+    const failing = new Consumer<number>({
+      subscribeTo: [[producer, { maxDemand: 10, minDemand: 0, redeliver: true }]],
+      handleEvents: () => {
+        throw new Error("boom");
+      },
+    });
+    await assert.rejects(failing.closed, { message: "boom" });
+    assert.equal(producer.bufferedCount, 5);
+    const got = deferred<[number[], number[]]>();
+    const survivor = new Consumer<number>({
+      subscribeTo: [[producer, { maxDemand: 5, minDemand: 0 }]],
+      handleEvents: (events) => got.resolve([events, [...demands]]),
+    });
+    const [events, asked] = await got.promise;
+    assert.deepEqual(events, [0, 1, 2, 3, 4]);
+    assert.deepEqual(asked, [10], "the ask was matched with the 5 still owed: nothing asked twice");
+    await producer.stop();
+    await survivor.closed;
+  });
 });
