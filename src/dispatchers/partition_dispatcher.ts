@@ -344,6 +344,9 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
     let i = 0;
     for (; i < length && this.#waiting > 0; i++) {
       const event = events[i];
+      // Every event answers upstream demand, even a discarded one (unlike GenStage,
+      // which does not count it and can then wait for events nobody will send).
+      this.#waiting--;
       const key = hash(event);
       if (key === null) continue;
       const partition = partitions.get(key as K);
@@ -368,7 +371,6 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
         partition.backlog.push(event);
         if (++partition.size === max) this.#full++;
       }
-      this.#waiting--;
     }
     const host = this.#host!;
     if (batches !== undefined) {
