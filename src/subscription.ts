@@ -50,7 +50,12 @@ export interface SubscribeOptions<T = unknown> {
    * `toReadableStream`). A producer that is closing (`close()`, or
    * `Producer.from` after its last event) waits until its `redeliver`
    * consumers have handled what they hold before it stops, so a failure on
-   * the last events still gives them back; `stop()` does not wait.
+   * the last events still gives them back; `stop()` does not wait. A
+   * producer-consumer counts an upstream chunk as handled only once the
+   * output it made has left its buffer, so its own failure gives back the
+   * chunks whose output it still held (some of that output may then be
+   * delivered twice). Redelivery needs the producer: events a stopped
+   * producer had delivered are lost if their consumer fails afterwards.
    *
    * @default {false}
    */
