@@ -233,4 +233,49 @@ describe("Consumer", () => {
     await consumer.closed;
     await b.stop();
   });
+
+  it("G94: asking on a subscription that has ended does nothing", async () => {
+    const demands: number[] = [];
+    const producer = new Producer<number>({ handleDemand: (d) => void demands.push(d) });
+    let subscription: Subscription<number> | undefined;
+    const cancelled = deferred();
+    const consumer = new Consumer<number>({
+      subscribeTo: [[producer, { cancel: "temporary" }]],
+      handleSubscribe: (s) => {
+        subscription = s;
+        return "manual";
+      },
+      handleCancel: () => cancelled.resolve(),
+      handleEvents: () => {},
+    });
+    subscription!.cancel();
+    await cancelled.promise;
+    subscription!.ask(5);
+    await settle();
+    assert.deepEqual(demands, []);
+    await producer.stop();
+    await consumer.stop();
+  });
+
+  it("handles info messages in order with the batches already queued", async () => {
+    const producer = new Producer<number>();
+    producer.emit([1]);
+    const log: unknown[] = [];
+    const gate = deferred();
+    const consumer = new Consumer<number>({
+      subscribeTo: [producer],
+      handleEvents: async (events) => {
+        await gate.promise;
+        log.push(events);
+      },
+      handleInfo: (m) => void log.push(m),
+    });
+    await settle();
+    consumer.info("after");
+    gate.resolve();
+    await settle();
+    assert.deepEqual(log, [[1], "after"]);
+    await producer.stop();
+    await consumer.closed;
+  });
 });
