@@ -423,4 +423,21 @@ describe("redeliver", () => {
     await producer.stop();
     await survivor.closed;
   });
+
+  it("a producer-consumer with redeliver that does not fail delivers everything once and lets its producer close", async () => {
+    const producer = Producer.from(range(0, 20));
+    const pc = new ProducerConsumer<number, number>({
+      subscribeTo: [[producer, { maxDemand: 6, minDemand: 2, redeliver: true }]],
+      handleEvents: (events) => events.flatMap((e) => [e, e]),
+    });
+    const seen: number[] = [];
+    const consumer = new Consumer<number>({
+      subscribeTo: [[pc, { maxDemand: 3, minDemand: 1 }]],
+      handleEvents: (events) => void seen.push(...events),
+    });
+    await producer.closed;
+    await pc.closed;
+    await consumer.closed;
+    assert.deepEqual(seen, range(0, 20).flatMap((e) => [e, e]));
+  });
 });
