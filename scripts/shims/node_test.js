@@ -378,6 +378,9 @@ class SkipSignal {
   }
 }
 
+/** A test that runs longer than this fails (Node's --test-timeout, as the harness sets it). */
+const DEFAULT_TIMEOUT = 20_000;
+
 function withTimeout(promise, timeout, label) {
   if (!Number.isFinite(timeout)) return promise;
   let timer;
@@ -565,7 +568,7 @@ async function runTest(testCase, path, scopes) {
     }
     if (!context.error) {
       try {
-        await invoke(fn, context, context, options.timeout, `test "${path.at(-1)}"`);
+        await invoke(fn, context, context, options.timeout ?? DEFAULT_TIMEOUT, `test "${path.at(-1)}"`);
       } catch (error) {
         context.abort(error);
         context.fail(error);
