@@ -443,6 +443,42 @@ describe("PartitionDispatcher in a producer", () => {
     for (const p of [0, 1, 2]) assert.deepEqual(seen[p], range(0, 20).filter((n) => n % 3 === p));
   });
 
+  it("events a failed consumer did not handle go back to its partition, for the next subscriber (redeliver)", async () => {
+    const dispatcher = new PartitionDispatcher({ partitions: 2, hash: parity });
+    const producer = new Producer<number>({ dispatcher });
+    const handled: number[] = [];
+    let calls = 0;
+    const failing = new Consumer<number>({
+      subscribeTo: [[producer, { partition: 0, maxDemand: 4, minDemand: 2, redeliver: true }]],
+      handleEvents: (events) => {
+        if (++calls === 2) throw new Error("boom");
+        handled.push(...events);
+      },
+    });
+    const odd: number[] = [];
+    const other = new Consumer<number>({
+      subscribeTo: [[producer, { partition: 1 }]],
+      handleEvents: (events) => void odd.push(...events),
+    });
+    producer.emit(range(0, 20));
+    await assert.rejects(failing.closed, { message: "boom" });
+    assert.deepEqual(handled, [0, 2]);
+    assert.ok(dispatcher.backlogSize(0) > 0, "the unhandled events wait in partition 0");
+    const next: number[] = [];
+    const successor = new Consumer<number>({
+      subscribeTo: [[producer, { partition: 0 }]],
+      handleEvents: (events) => void next.push(...events),
+    });
+    await producer.close();
+    await Promise.all([successor.closed, other.closed]);
+    assert.deepEqual(
+      next,
+      [4, 6, 8, 10, 12, 14, 16, 18],
+      "the failed chunk first, then the rest, once each",
+    );
+    assert.deepEqual(odd, range(0, 20).filter((n) => n % 2 === 1));
+  });
+
   it("a bad partition option makes subscribeTo throw and leaves nothing behind", async () => {
     const dispatcher = new PartitionDispatcher({ partitions: 2, hash: parity });
     const producer = new Producer<number>({ dispatcher });
