@@ -194,6 +194,20 @@ export class StageCore implements LinkEnd {
 
   // ---------------------------------------------------------------- public operations
 
+  /**
+   * Holds the mailbox until a microtask later, so that the callbacks of a
+   * stage being constructed (handleSubscribe for its subscribeTo entries) run
+   * after its constructor has returned and can use the new object.
+   */
+  startLater(): void {
+    if (this.#running) return;
+    this.#running = true;
+    queueMicrotask(() => {
+      this.#running = false;
+      if (!this.stopped) this.#drain();
+    });
+  }
+
   emit(events: unknown[]): void {
     if (!this.stopped && events.length > 0) this.#post({ k: EMIT, events });
   }

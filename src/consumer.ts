@@ -26,7 +26,9 @@ export interface ConsumerOptions<T> {
   readonly handleEvents: (events: T[], subscription: Subscription<T>) => void | Promise<void>;
   /**
    * Called when a subscription is made, before anything is asked. Return
-   * `"manual"` to ask yourself with `subscription.ask(n)`.
+   * `"manual"` to ask yourself with `subscription.ask(n)`. For the
+   * `subscribeTo` entries of the constructor it runs a microtask after the
+   * constructor has returned, so it may use the new consumer.
    */
   readonly handleSubscribe?: (
     subscription: Subscription<T>,
@@ -190,6 +192,7 @@ export function consumerCore(
   return {
     core,
     subscribe: () => {
+      core.startLater();
       for (const [producer, normal] of pairs) core.subscribeTo(producer, normal);
     },
   };
