@@ -1,6 +1,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type CancelMode, Consumer, Producer, type Subscription } from "../mod.ts";
+import {
+  type CancelMode,
+  Consumer,
+  Producer,
+  ProducerConsumer,
+  type Subscription,
+} from "../mod.ts";
 import { deferred, settle } from "./_helpers.ts";
 import { forwarder } from "./_stages.ts";
 
@@ -248,6 +254,7 @@ describe("Consumer", () => {
       handleCancel: () => cancelled.resolve(),
       handleEvents: () => {},
     });
+    await settle();
     subscription!.cancel();
     await cancelled.promise;
     subscription!.ask(5);
@@ -275,6 +282,28 @@ describe("Consumer", () => {
     gate.resolve();
     await settle();
     assert.deepEqual(log, [[1], "after"]);
+    await producer.stop();
+    await consumer.closed;
+  });
+
+  it("runs handleSubscribe for constructor subscriptions after the constructor returns, so it can use the stage", async () => {
+    const producer = new Producer<number>();
+    const seen: unknown[] = [];
+    const consumer: Consumer<number> = new Consumer<number>({
+      subscribeTo: [producer],
+      handleSubscribe: () => void seen.push(consumer),
+      handleEvents: () => {},
+    });
+    const pc: ProducerConsumer<number, number> = new ProducerConsumer<number, number>({
+      subscribeTo: [producer],
+      handleSubscribe: () => void seen.push(pc),
+      handleEvents: (events) => events,
+    });
+    assert.deepEqual(seen, []);
+    await settle();
+    assert.equal(seen.length, 2);
+    assert.equal(seen[0], consumer);
+    assert.equal(seen[1], pc);
     await producer.stop();
     await consumer.closed;
   });
