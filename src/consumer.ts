@@ -192,6 +192,8 @@ export function consumerCore(
   return {
     core,
     subscribe: () => {
+      // An already aborted signal has stopped it: it subscribes to nothing.
+      if (core.stopped) return;
       core.startLater();
       for (const [producer, normal] of pairs) core.subscribeTo(producer, normal);
     },
