@@ -1,6 +1,13 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type CancelMode, Consumer, DemandDispatcher, Producer, ProducerConsumer } from "../mod.ts";
+import {
+  BroadcastDispatcher,
+  type CancelMode,
+  Consumer,
+  DemandDispatcher,
+  Producer,
+  ProducerConsumer,
+} from "../mod.ts";
 import { deferred, range, settle } from "./_helpers.ts";
 import { counter, forwarder } from "./_stages.ts";
 
@@ -396,5 +403,31 @@ describe("faults: errors raised in the producer because of a subscriber (§4.3)"
     producer.emit([1]);
     await assert.rejects(producer.closed, (e) => e === broken);
     await assert.rejects(consumer.closed, (e) => e === broken);
+  });
+
+  it("a consumer built with an aborted signal subscribes to nothing, so it holds no demand anywhere", async () => {
+    const subscribes: unknown[] = [];
+    const producer = new Producer<number>({
+      dispatcher: new BroadcastDispatcher(),
+      handleSubscribe: (s) => void subscribes.push(s),
+    });
+    const dead = new Consumer<number>({
+      subscribeTo: [producer],
+      signal: AbortSignal.abort("gone"),
+      handleEvents: () => {},
+    });
+    await assert.rejects(dead.closed, (e) => e === "gone");
+    const { consumer, batches, until } = forwarder<number>([producer]);
+    await settle();
+    producer.emit([1, 2]);
+    await until(1);
+    assert.deepEqual(
+      batches,
+      [[1, 2]],
+      "a broadcast is not held back by a subscriber that never asks",
+    );
+    assert.equal(subscribes.length, 1);
+    await producer.stop();
+    await consumer.closed;
   });
 });
