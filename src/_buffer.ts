@@ -76,8 +76,17 @@ export class EventBuffer<T> {
     return { discarded: excess, released: this.#release() };
   }
 
-  /** Puts `events` back before every buffered event (and every marker). */
-  unshift(events: T[]): void {
+  /**
+   * Puts `events` back before every buffered event (and every marker), and
+   * `markers` (messages a take released with them) right after them.
+   */
+  unshift(events: T[], markers: readonly unknown[] = NONE): void {
+    if (markers.length > 0) {
+      const position = this.#left;
+      for (let i = markers.length - 1; i >= 0; i--) {
+        this.#markers.unshift({ position, message: markers[i] });
+      }
+    }
     if (events.length === 0) return;
     if (this.#offset > 0) {
       const first = this.#batches.shift()!;

@@ -508,8 +508,8 @@ export class StageCore implements LinkEnd {
         const leftover = this.#dispatcher!.dispatch(events);
         demand -= events.length - leftover.length;
         if (leftover.length > 0) {
-          buffer.unshift(leftover);
-          this.#release(released);
+          // The markers this take reached stay behind the events put back.
+          buffer.unshift(leftover, released);
           break;
         }
       }
