@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Consumer, Producer, ProducerConsumer } from "../mod.ts";
 import { deferred, range, settle } from "./_helpers.ts";
+import { forwarder } from "./_stages.ts";
 
 /** A producer that emits 0..total-1 on demand and records each demand. */
 function counter(total: number): { producer: Producer<number>; demands: number[] } {
@@ -439,5 +440,37 @@ describe("redeliver", () => {
     await pc.closed;
     await consumer.closed;
     assert.deepEqual(seen, range(0, 20).flatMap((e) => [e, e]));
+  });
+
+  it("keeps an info behind the events buffered before it when redelivered events are put in front", async () => {
+    const infos: Array<[unknown, number]> = [];
+    const producer: Producer<string> = new Producer<string>({
+      bufferSize: Infinity,
+      handleInfo: (message) => void infos.push([message, producer.bufferedCount]),
+    });
+    const gate = deferred();
+    const failing = new Consumer<string>({
+      subscribeTo: [[producer, { maxDemand: 2, minDemand: 0, redeliver: true }]],
+      handleEvents: async () => {
+        await gate.promise;
+        throw new Error("boom");
+      },
+    });
+    await settle();
+    producer.emit(["a1", "a2"]);
+    producer.emit(["c"]);
+    producer.info("M");
+    gate.resolve();
+    await assert.rejects(failing.closed, { message: "boom" });
+    await settle();
+    assert.deepEqual(infos, []);
+    assert.equal(producer.bufferedCount, 3);
+    const { consumer, batches, until } = forwarder<string>([[producer, { maxDemand: 10 }]]);
+    await until(1);
+    await settle();
+    assert.deepEqual(batches, [["a1", "a2", "c"]]);
+    assert.deepEqual(infos, [["M", 0]]);
+    await producer.stop();
+    await consumer.closed;
   });
 });
