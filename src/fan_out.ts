@@ -23,7 +23,7 @@ import {
 } from "./dispatchers/partition_dispatcher.ts";
 import { isNormal } from "./_options.ts";
 import { Queue } from "./_queue.ts";
-import { streams } from "./_streams.ts";
+import { ignore, streams } from "./_streams.ts";
 import * as v from "./_validate.ts";
 
 /** Options of {@linkcode broadcast} and {@linkcode balance}. */
@@ -184,7 +184,43 @@ export function balance<T>(
  * @throws {TypeError} If `source` is not an unlocked ReadableStream, or an option has the wrong type.
  * @throws {RangeError} If `partitions`, `maxDemand` or `maxBacklog` is out of range.
  *
- * @example Odd and even numbers
+ * @example Even and odd numbers
+ * ```ts
+ * import { partition } from "@webstage/webstage";
+ * import assert from "node:assert/strict";
+ *
+ * const source = new ReadableStream<number>({
+ *   start(controller) {
+ *     for (let n = 1; n <= 6; n++) controller.enqueue(n);
+ *     controller.close();
+ *   },
+ * });
+ * const read = async (stream: ReadableStream<number>) => {
+ *   const reader = stream.getReader();
+ *   const out: number[] = [];
+ *   for (let r = await reader.read(); !r.done; r = await reader.read()) out.push(r.value);
+ *   return out;
+ * };
+ * const [even, odd] = partition(source, { partitions: 2, hash: (n) => n % 2 });
+ * assert.deepEqual(await Promise.all([read(even), read(odd)]), [[2, 4, 6], [1, 3, 5]]);
+ * ```
+ */
+export function partition<T>(
+  source: ReadableStream<T>,
+  options: PartitionOptions<T, number> & { readonly partitions: number },
+): ReadableStream<T>[];
+/**
+ * Splits `source` into named partitions: `hash(event)` returns one of the
+ * `partitions` keys (or `null` to drop the event), and the result maps each
+ * key to its output. Otherwise as with a count of partitions.
+ *
+ * @param source The stream to split; it is locked at once.
+ * @param options The partition keys, `hash`, `maxDemand` and `maxBacklog`.
+ * @returns A Map from each key to its stream, each in source order.
+ * @throws {TypeError} If `source` is not an unlocked ReadableStream, an option has the wrong type, or a key repeats.
+ * @throws {RangeError} If `partitions` is empty, or `maxDemand` or `maxBacklog` is out of range.
+ *
+ * @example Odd and even numbers by name
  * ```ts
  * import { partition } from "@webstage/webstage";
  * import assert from "node:assert/strict";
@@ -210,10 +246,6 @@ export function balance<T>(
  * assert.deepEqual(even, [2, 4, 6]);
  * ```
  */
-export function partition<T>(
-  source: ReadableStream<T>,
-  options: PartitionOptions<T, number> & { readonly partitions: number },
-): ReadableStream<T>[];
 export function partition<T, K extends PartitionKey>(
   source: ReadableStream<T>,
   options: PartitionOptions<T, K> & { readonly partitions: readonly K[] },
@@ -340,7 +372,7 @@ function fanOut<T, K extends PartitionKey>(
   let live = keys.length;
   const outputs = keys.map((key) =>
     new Output<T>(producer, maxDemand, partitioned === undefined ? undefined : key, (reason) => {
-      if (--live === 0) producer.stop(reason).then(undefined, undefined);
+      if (--live === 0) producer.stop(reason).then(ignore, ignore);
     })
   );
   if (partitioned !== undefined) {
@@ -440,7 +472,7 @@ class Output<T> {
         this.#wake?.();
         onLeave(reason);
         if (this.onCancel !== undefined) this.onCancel();
-        else this.#consumer.stop().then(undefined, undefined);
+        else this.#consumer.stop().then(ignore, ignore);
       },
     }, { highWaterMark: 0 });
   }
@@ -454,7 +486,7 @@ class Output<T> {
   #discard(): void {
     const done = this.#drained;
     if (done === undefined || done()) {
-      this.#consumer.stop().then(undefined, undefined);
+      this.#consumer.stop().then(ignore, ignore);
       return;
     }
     this.#refill();

@@ -140,6 +140,8 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
   readonly #refunds = new Map<Subscription<T>, number>();
 
   /**
+   * Creates a dispatcher with every partition free and empty.
+   *
    * @param options The partitions, the hash and the backlog bound.
    * @throws {TypeError} If `options`, `partitions` or `hash` has the wrong type, or `partitions` repeats a key.
    * @throws {RangeError} If `partitions` is not an integer ≥ 1 or an empty array, or `maxBacklog` is not an integer ≥ 1 or `Infinity`.
