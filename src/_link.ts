@@ -11,6 +11,7 @@ import type { NormalSubscribeOptions } from "./_options.ts";
 import { isNormal } from "./_options.ts";
 import { Queue } from "./_queue.ts";
 import { batchSize, ignore, streams } from "./_streams.ts";
+import { mustYield, turnEnd } from "./_turns.ts";
 import * as v from "./_validate.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -235,6 +236,7 @@ export class Link<T> implements Subscription<T> {
     const chunk = this.options.maxDemand - this.options.minDemand;
     const pump = async (): Promise<void> => {
       for (;;) {
+        if (mustYield()) await turnEnd();
         const { done, value } = await reader.read();
         if (done) return writer.close();
         if (this.manual || value.length <= chunk) writer.write(value).then(ignore, ignore);

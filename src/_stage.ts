@@ -117,6 +117,8 @@ export class StageCore implements LinkEnd {
   #resolveClosed!: () => void;
   #rejectClosed!: (reason: unknown) => void;
   #closing = false;
+  /** Whether a downstream subscription ever existed (see #checkClosed). */
+  #hadDownstream = false;
   #checkQueued = false;
   #onAbort: (() => void) | undefined;
 
@@ -387,6 +389,7 @@ export class StageCore implements LinkEnd {
   #onSubscribe(link: AnyLink): MaybePromise {
     if (!link.active) return;
     this.#downstream.add(link);
+    this.#hadDownstream = true;
     if (link.options.redeliver && link.target !== null) this.#redelivering.add(link);
     const handleSubscribe = this.#config.handleSubscribe;
     const result = handleSubscribe === undefined ? undefined : handleSubscribe(link);
@@ -536,13 +539,16 @@ export class StageCore implements LinkEnd {
     }
     if (leftover.length === 0) return;
     const { discarded, released } = this.#buffer!.store(leftover);
-    if (discarded > 0) {
-      const onDiscard = this.#config.onDiscard;
-      if (onDiscard === undefined || onDiscard(discarded) !== false) {
-        console.warn(`${this.kind} has discarded ${discarded} events from its buffer`);
-      }
-    }
+    if (discarded > 0) this.#reportDiscard(discarded);
     this.#release(released);
+  }
+
+  /** Tells `onDiscard`, and unless it returns false the console, of discarded events. */
+  #reportDiscard(count: number): void {
+    const onDiscard = this.#config.onDiscard;
+    if (onDiscard === undefined || onDiscard(count) !== false) {
+      console.warn(`${this.kind} has discarded ${count} events from its buffer`);
+    }
   }
 
   #release(messages: unknown[]): void {
@@ -721,13 +727,28 @@ export class StageCore implements LinkEnd {
 
   #checkClosed(): void {
     if (this.stopped || this.#running || this.#mailbox.length > 0) return;
-    if (this.#upstream.size > 0 || this.#deferred.length > 0) return;
-    if (this.#buffer !== undefined && (!this.#buffer.empty || this.#accumulated?.length)) return;
-    if (this.#dispatcher?.idle?.() === false) return;
+    if (this.#upstream.size > 0) return;
+    // A closing stage whose every subscriber has left has nobody to drain
+    // to (like a ReadableStream whose reader cancelled): it stops, reporting
+    // what it held as discarded. One that never had a subscriber waits for
+    // its first, as a closed ReadableStream keeps its queue for a reader.
+    const stranded = this.#hadDownstream && this.#downstream.size === 0;
+    if (!stranded) {
+      if (this.#deferred.length > 0) return;
+      if (this.#buffer !== undefined && (!this.#buffer.empty || this.#accumulated?.length)) return;
+      if (this.#dispatcher?.idle?.() === false) return;
+    }
     // Events a consumer with redeliver has not handled yet may still come back.
     for (const link of this.#redelivering) {
       if (link.holding) return;
       if (!link.active) this.#redelivering.delete(link);
+    }
+    if (stranded) {
+      let held = this.#buffer?.count ?? 0;
+      for (const message of this.#deferred) {
+        if (message.k === EVENTS) held += message.events.length;
+      }
+      if (held > 0) this.#reportDiscard(held);
     }
     this.#terminate("normal");
   }

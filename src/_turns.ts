@@ -1,0 +1,40 @@
+// Fairness for the event loop. Stages talk through promises, so a pipeline
+// whose callbacks never wait on real I/O (a synchronous producer feeding a
+// synchronous consumer, forever) would run on microtasks alone and starve
+// timers, I/O and abort signals fired from them. Each subscription's pump
+// asks `mustYield()` before reading its next batch; once the current turn of
+// the event loop has run for SLICE_MS (or, where the clock stands still
+// during a turn, as in workerd, for MAX_BATCHES batches), it waits for the
+// next macrotask. The marker timer costs one setTimeout per turn in which
+// batches flow; nothing at all when the loop is idle.
+
+/** A turn that moves batches longer than this yields (a browser "long task"). */
+const SLICE_MS = 50;
+/** The same bound in batches, for clocks that do not advance within a turn. */
+const MAX_BATCHES = 100_000;
+
+let started = -1;
+let batches = 0;
+let nextTurn: Promise<void> | undefined;
+
+function endTurn(resolve: () => void): void {
+  started = -1;
+  batches = 0;
+  nextTurn = undefined;
+  resolve();
+}
+
+/** Whether the caller should `await turnEnd()` before moving another batch. */
+export function mustYield(): boolean {
+  if (started < 0) {
+    started = performance.now();
+    nextTurn = new Promise<void>((resolve) => void setTimeout(() => endTurn(resolve), 0));
+    return false;
+  }
+  return ++batches > MAX_BATCHES || performance.now() - started > SLICE_MS;
+}
+
+/** Settles at the next macrotask (after the timers and I/O that are due). */
+export function turnEnd(): Promise<void> {
+  return nextTurn ?? Promise.resolve();
+}
