@@ -453,6 +453,7 @@ class Output<T> {
       start: (controller) => void (this.#controller = controller),
       pull: async () => {
         for (;;) {
+          if (this.#cancelled) return;
           if (this.#flush()) return this.#refill();
           const ended = this.#ended;
           if (ended !== undefined) {

@@ -131,6 +131,39 @@ describe("balance", () => {
   });
 });
 
+describe("every helper", () => {
+  it("an output holds at most maxDemand events that its reader has not taken, however far it has read", async () => {
+    for (const split of [broadcast, balance]) {
+      const source = countingSource();
+      const [output] = split(source.stream, 1, { maxDemand: 8 });
+      const reader = output.getReader();
+      for (let read = 1; read <= 30; read++) {
+        await reader.read();
+        await settle();
+        assert.ok(
+          source.pulled - read <= 8,
+          `${split.name}: ${source.pulled - read} held after ${read} reads`,
+        );
+      }
+      await reader.cancel();
+    }
+  });
+
+  it("an error in the source errors every output of balance and partition", async () => {
+    const outputs = [
+      ...balance(countingSource(Infinity, 10).stream, 2, { maxDemand: 4 }),
+      ...partition(countingSource(Infinity, 10).stream, {
+        partitions: 2,
+        hash: (n: number) => n % 2,
+      }),
+    ];
+    for (const result of await Promise.allSettled(outputs.map(drain))) {
+      assert.equal(result.status, "rejected");
+      assert.equal((result as PromiseRejectedResult).reason.message, "failed at 10");
+    }
+  });
+});
+
 describe("partition", () => {
   it("sends each event to the output of its partition; null drops it", async () => {
     const outputs = partition(fromArray(range(0, 30)), {
