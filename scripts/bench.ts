@@ -267,13 +267,12 @@ async function stallSection(options: Options, note: (text: string) => void): Pro
       () => stall(split, n, stallMs),
     );
     results.push([name, result]);
+    const heap = pad(formatBytes(result.retainedBytes), 9, true);
+    const peak = formatBytes(result.peakBytes);
+    const resident = formatBytes(result.rssBytes);
     out(
-      `  ${pad(name, 32)} heap growth at the end of the stall ${
-        pad(formatBytes(result.retainedBytes), 9, true)
-      }` +
-        ` (peak ${
-          formatBytes(result.peakBytes)
-        } before GC), fast reader had read ${result.readDuringStall}`,
+      `  ${pad(name, 32)} heap growth at the end of the stall ${heap}` +
+        ` (peak ${peak} before GC; RSS +${resident}), fast reader had read ${result.readDuringStall}`,
     );
   }
   const webstageResult = results.find(([name]) => name.startsWith("webstage"));
@@ -346,7 +345,8 @@ async function main(): Promise<void> {
   }
   if (
     options.memory &&
-    (options.filter === undefined || "broadcast tee() stall".includes(options.filter))
+    (options.filter === undefined ||
+      "webstage broadcast(source, 2) web streams tee() stalled reader".includes(options.filter))
   ) {
     try {
       await stallSection(options, note);

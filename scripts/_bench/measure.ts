@@ -15,11 +15,11 @@ export type Probe = () => void;
 export const NO_PROBE: Probe = () => {};
 
 interface RuntimeGlobals {
-  Deno?: { version: { deno: string }; memoryUsage(): { heapUsed: number } };
+  Deno?: { version: { deno: string }; memoryUsage(): { heapUsed: number; rss: number } };
   Bun?: { version: string; gc(force: boolean): void };
   process?: {
     versions: { node?: string };
-    memoryUsage(): { heapUsed: number };
+    memoryUsage(): { heapUsed: number; rss: number };
     cpuUsage?(): { user: number; system: number };
     argv: string[];
     exitCode?: number | string;
@@ -74,6 +74,18 @@ export function heapUsed(): number | undefined {
   if (g.Deno !== undefined) return g.Deno.memoryUsage().heapUsed;
   if (g.process !== undefined && typeof g.process.memoryUsage === "function") {
     return g.process.memoryUsage().heapUsed;
+  }
+  return undefined;
+}
+
+/**
+ * Resident set size, in bytes, or undefined. It also sees memory a runtime
+ * keeps outside its JS heap (Bun's native stream queues, for one).
+ */
+export function rss(): number | undefined {
+  if (g.Deno !== undefined) return g.Deno.memoryUsage().rss;
+  if (g.process !== undefined && typeof g.process.memoryUsage === "function") {
+    return g.process.memoryUsage().rss;
   }
   return undefined;
 }

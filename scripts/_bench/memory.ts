@@ -3,7 +3,7 @@
 // back (at most maxDemand events per output); `tee()` buffers everything the
 // fast reader reads for the stalled one.
 
-import { collect, HeapPeak, heapUsed, sleep, type Tally } from "./measure.ts";
+import { collect, HeapPeak, heapUsed, rss, sleep, type Tally } from "./measure.ts";
 import { eventSource, once, readSum } from "./scenario.ts";
 
 export interface StallResult {
@@ -11,6 +11,8 @@ export interface StallResult {
   readonly retainedBytes: number;
   /** The highest heap reading while the fast reader ran, over the baseline (garbage included). */
   readonly peakBytes: number;
+  /** Resident set growth once the stall ends (sees memory kept outside the JS heap too). */
+  readonly rssBytes: number;
   /** Events the fast reader had read when the stall ended. */
   readonly readDuringStall: number;
 }
@@ -26,6 +28,7 @@ export async function stall(
   stallMs: number,
 ): Promise<StallResult> {
   const meter = new HeapPeak(256);
+  const rssBefore = rss() ?? 0;
   const outputs = split(eventSource(n));
   const fast: Tally = { count: 0, sum: 0 };
   const slow: Tally = { count: 0, sum: 0 };
@@ -36,6 +39,7 @@ export async function stall(
   const peakBytes = meter.growth();
   collect();
   const retainedBytes = (heapUsed() ?? 0) - meter.baseline;
+  const rssBytes = (rss() ?? 0) - rssBefore;
   await Promise.all([fastDone, readSum(outputs[1], slow, meter.probe)]);
   const expected = once(n);
   for (const [name, tally] of [["fast", fast], ["stalled", slow]] as const) {
@@ -46,5 +50,5 @@ export async function stall(
       );
     }
   }
-  return { retainedBytes, peakBytes, readDuringStall };
+  return { retainedBytes, peakBytes, rssBytes, readDuringStall };
 }
