@@ -15,20 +15,20 @@ const MAX_BATCHES = 100_000;
 
 let started = -1;
 let batches = 0;
-let nextTurn: Promise<void> | undefined;
 
-function endTurn(resolve: () => void): void {
+function endTurn(): void {
   started = -1;
-  batches = 0;
-  nextTurn = undefined;
-  resolve();
 }
 
 /** Whether the caller should `await turnEnd()` before moving another batch. */
 export function mustYield(): boolean {
   if (started < 0) {
     started = performance.now();
-    nextTurn = new Promise<void>((resolve) => void setTimeout(() => endTurn(resolve), 0));
+    batches = 0;
+    // Marks the end of this turn. Where a runtime drops the timer (workerd
+    // cancels a finished request's timers), the next turn finds an old
+    // start, yields once through turnEnd() and starts afresh.
+    setTimeout(endTurn, 0);
     return false;
   }
   return ++batches > MAX_BATCHES || performance.now() - started > SLICE_MS;
@@ -36,5 +36,10 @@ export function mustYield(): boolean {
 
 /** Settles at the next macrotask (after the timers and I/O that are due). */
 export function turnEnd(): Promise<void> {
-  return nextTurn ?? Promise.resolve();
+  return new Promise<void>((resolve) =>
+    void setTimeout(() => {
+      endTurn();
+      resolve();
+    }, 0)
+  );
 }
