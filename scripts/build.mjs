@@ -69,7 +69,11 @@ if (mismatched.length) {
 // 2. tsc → dist/
 step("tsc -p tsconfig.build.json");
 rmSync(join(root, "dist"), { recursive: true, force: true });
-run(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"]);
+run(process.execPath, [
+  join(root, "node_modules", "typescript", "bin", "tsc"),
+  "-p",
+  "tsconfig.build.json",
+]);
 const walk = (dir) =>
   readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);

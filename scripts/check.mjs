@@ -16,9 +16,20 @@ const checks = [
   ["deno fmt --check", deno, ["fmt", "--check"]],
   ["deno lint", deno, ["lint"]],
   ["deno doc --lint mod.ts", deno, ["doc", "--lint", "mod.ts"]],
-  ["tsc: src/ with web types only (no Node, Deno or Bun)", process.execPath, [tsc, "-p", "tsconfig.web.json"]],
+  ["tsc: src/ with web types only (no Node, Deno or Bun)", process.execPath, [
+    tsc,
+    "-p",
+    "tsconfig.web.json",
+  ]],
   ["deno publish --dry-run (JSR slow types)", deno, ["publish", "--dry-run", "--allow-dirty"]],
-  ["deno test --doc (every documentation example)", deno, ["test", "--doc", "--allow-all", "mod.ts", "src/", "README.md"]],
+  ["deno test --doc (every documentation example)", deno, [
+    "test",
+    "--doc",
+    "--allow-all",
+    "mod.ts",
+    "src/",
+    "README.md",
+  ]],
 ];
 
 const failed = [];

