@@ -1,52 +1,68 @@
-// A FIFO queue with O(1) push and shift: an array read from a moving head,
-// compacted when the consumed prefix dominates (no Array.prototype.shift).
+// A FIFO queue with O(1) push, shift and unshift: a ring buffer whose
+// capacity is a power of two. It never shrinks, so a queue that empties and
+// fills again (a mailbox, every turn) allocates nothing after warm-up, and
+// nothing is copied on the way (no Array.prototype.shift, no compaction).
+
+const INITIAL_CAPACITY = 16;
 
 export class Queue<E> {
-  #items: (E | undefined)[] = [];
+  #items: (E | undefined)[] = new Array(INITIAL_CAPACITY);
+  #mask = INITIAL_CAPACITY - 1;
   #head = 0;
+  #length = 0;
 
   get length(): number {
-    return this.#items.length - this.#head;
+    return this.#length;
   }
 
   push(item: E): void {
-    this.#items.push(item);
+    if (this.#length > this.#mask) this.#grow();
+    this.#items[(this.#head + this.#length) & this.#mask] = item;
+    this.#length++;
   }
 
   /** Puts `item` before every other item. */
   unshift(item: E): void {
-    if (this.#head > 0) this.#items[--this.#head] = item;
-    else this.#items.unshift(item);
+    if (this.#length > this.#mask) this.#grow();
+    this.#head = (this.#head - 1) & this.#mask;
+    this.#items[this.#head] = item;
+    this.#length++;
   }
 
   peek(): E | undefined {
-    return this.#items[this.#head];
+    return this.#length === 0 ? undefined : this.#items[this.#head];
   }
 
   shift(): E | undefined {
-    const items = this.#items;
-    if (this.#head >= items.length) return undefined;
-    const item = items[this.#head];
-    items[this.#head++] = undefined;
-    if (this.#head === items.length) {
-      items.length = 0;
-      this.#head = 0;
-    } else if (this.#head >= 1024 && this.#head * 2 >= items.length) {
-      items.splice(0, this.#head);
-      this.#head = 0;
-    }
+    if (this.#length === 0) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head] = undefined;
+    this.#head = (this.#head + 1) & this.#mask;
+    this.#length--;
     return item;
   }
 
   /** Removes every item and returns them in order. */
   drain(): E[] {
-    const out = this.#items.slice(this.#head) as E[];
-    this.#items = [];
-    this.#head = 0;
+    const out: E[] = new Array(this.#length);
+    for (let i = 0; i < out.length; i++) out[i] = this.shift() as E;
     return out;
   }
 
   *[Symbol.iterator](): Iterator<E> {
-    for (let i = this.#head; i < this.#items.length; i++) yield this.#items[i] as E;
+    for (let i = 0; i < this.#length; i++) {
+      yield this.#items[(this.#head + i) & this.#mask] as E;
+    }
+  }
+
+  /** Doubles the capacity, unrolling the ring so that the head is at 0. */
+  #grow(): void {
+    const items = this.#items;
+    const capacity = items.length;
+    const grown: (E | undefined)[] = new Array(capacity * 2);
+    for (let i = 0; i < this.#length; i++) grown[i] = items[(this.#head + i) & this.#mask];
+    this.#items = grown;
+    this.#mask = capacity * 2 - 1;
+    this.#head = 0;
   }
 }
