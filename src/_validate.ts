@@ -60,7 +60,12 @@ export function oneOf<const K extends string>(
 }
 
 /** Checks that `value` is a function, or undefined when `optional`. */
-export function callback<F>(action: string, name: string, value: unknown, optional: boolean = true): F | undefined {
+export function callback<F>(
+  action: string,
+  name: string,
+  value: unknown,
+  optional: boolean = true,
+): F | undefined {
   if (value === undefined && optional) return undefined;
   if (typeof value !== "function") {
     throw new TypeError(message(action, name, "a function", value));
@@ -69,7 +74,11 @@ export function callback<F>(action: string, name: string, value: unknown, option
 }
 
 /** Checks that `value` is an object (options bag) or undefined. */
-export function options<O extends object>(action: string, name: string, value: unknown): Partial<O> {
+export function options<O extends object>(
+  action: string,
+  name: string,
+  value: unknown,
+): Partial<O> {
   if (value === undefined) return {};
   if (value === null || typeof value !== "object") {
     throw new TypeError(message(action, name, "an object", value));
