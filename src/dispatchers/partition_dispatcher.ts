@@ -48,6 +48,8 @@ interface Partition<T, K> {
   readonly backlog: Queue<T | Marker>;
   /** Events in `backlog` (markers not counted). */
   size: number;
+  /** The events this partition's subscription gets from the dispatch in progress. */
+  out: T[] | null;
 }
 
 const EMPTY: never[] = [];
@@ -127,6 +129,8 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
   #host: DispatcherHost<T> | undefined;
   readonly #hash: (event: T) => K | null;
   readonly #partitions = new Map<K, Partition<T, K>>();
+  /** The partitions by index when the keys are 0..n-1: a faster lookup than the Map. */
+  readonly #byIndex: Partition<T, K>[] = [];
   readonly #keys: readonly K[];
   readonly #count: number | undefined;
   #maxBacklog: number;
@@ -185,14 +189,18 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
     this.#maxBacklog = o.maxBacklog === undefined
       ? NaN
       : v.integer(action, "maxBacklog", o.maxBacklog, 1, Infinity, true);
+    const indexed = keys.every((key, index) => key === index);
     for (const key of keys) {
-      this.#partitions.set(key, {
+      const partition: Partition<T, K> = {
         key,
         subscription: null,
         demand: 0,
         backlog: new Queue(),
         size: 0,
-      });
+        out: null,
+      };
+      this.#partitions.set(key, partition);
+      if (indexed) this.#byIndex.push(partition);
     }
   }
 
@@ -342,7 +350,8 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
     const partitions = this.#partitions;
     const max = this.#maxBacklog;
     const length = events.length;
-    let batches: Map<Partition<T, K>, T[]> | undefined;
+    const byIndex = this.#byIndex;
+    const touched: Partition<T, K>[] = [];
     let i = 0;
     for (; i < length && this.#waiting > 0; i++) {
       const event = events[i];
@@ -351,8 +360,10 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
       this.#waiting--;
       const key = hash(event);
       if (key === null) continue;
-      const partition = partitions.get(key as K);
+      const partition = (typeof key === "number" ? byIndex[key] : undefined) ??
+        partitions.get(key as K);
       if (partition === undefined) {
+        for (const started of touched) started.out = null;
         throw new TypeError(
           v.message(
             `dispatch ${v.show(event)}`,
@@ -364,10 +375,11 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
       }
       if (partition.demand > 0) {
         partition.demand--;
-        batches ??= new Map();
-        const batch = batches.get(partition);
-        if (batch === undefined) batches.set(partition, [event]);
-        else batch.push(event);
+        const out = partition.out;
+        if (out === null) {
+          partition.out = [event];
+          touched.push(partition);
+        } else out.push(event);
       } else {
         // Past maxBacklog only by demand asked upstream before the backlog filled.
         partition.backlog.push(event);
@@ -375,8 +387,10 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
       }
     }
     const host = this.#host!;
-    if (batches !== undefined) {
-      for (const [partition, batch] of batches) host.send(partition.subscription!, batch);
+    for (const partition of touched) {
+      const out = partition.out!;
+      partition.out = null;
+      host.send(partition.subscription!, out);
     }
     // Events that went to a backlog or were discarded used demand a subscription is
     // still owed: ask for replacements (a queued ask, as GenStage's selector refunds).
