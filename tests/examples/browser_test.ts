@@ -47,6 +47,7 @@ function expected(count: number): { longest: string; peak: string } {
 
 test(
   "examples/browser renders the streamed events' progress to a done state in Chromium (Node only: spawns Chromium)",
+  // Skipped outside Node, and where Chromium is missing without CI (see skipReason).
   { skip: skipReason(), timeout: 15_000 },
   async () => {
     const { startServer } = await import("../../examples/browser/serve.ts");

@@ -92,6 +92,7 @@ function assertConsecutive(name: string, seqs: number[]): void {
 
 test(
   "examples/bun_sse_server.ts broadcasts ticks to clients that join and leave, and drops a lagging client (Node only: spawns Bun)",
+  // Skipped outside Node: this test spawns processes (see nodeOnlyReason).
   { skip: nodeOnlyReason("spawns Bun"), timeout: 15_000 },
   async () => {
     let server: ChildProcess | undefined;

@@ -24,6 +24,7 @@ function expected(n: number): { n: number; steps: number; peak: number } {
 
 test(
   "examples/edge_worker.ts streams one NDJSON line per number from its stage pipeline in workerd (Node only: spawns workerd)",
+  // Skipped outside Node: this test spawns processes (see nodeOnlyReason).
   { skip: nodeOnlyReason("bundles with esbuild and spawns workerd"), timeout: 15_000 },
   async () => {
     const bundle = await build({
