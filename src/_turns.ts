@@ -31,7 +31,9 @@ export function mustYield(): boolean {
     setTimeout(endTurn, 0);
     return false;
   }
-  return ++batches > MAX_BATCHES || performance.now() - started > SLICE_MS;
+  // The clock costs more than the check (Node 20): read it every 32 batches.
+  if ((++batches & 31) !== 0) return false;
+  return batches > MAX_BATCHES || performance.now() - started > SLICE_MS;
 }
 
 /** Settles at the next macrotask (after the timers and I/O that are due). */
