@@ -17,6 +17,8 @@ interface Marker {
 
 export interface Taken<T> {
   readonly events: T[];
+  /** The lowest output position among the events taken (Infinity if none). */
+  readonly low: number;
   /** Info messages released by this take, in order. */
   readonly released: unknown[];
 }
@@ -27,6 +29,10 @@ export class EventBuffer<T> {
   readonly size: number;
   readonly keep: BufferKeep;
   #batches = new Queue<T[]>();
+  /** For each batch: a lower bound of its events' positions in the stage's output. */
+  #lows = new Queue<number>();
+  /** The lowest position among the batches the last #shift touched. */
+  #shiftedLow = Infinity;
   /** Index of the first live event in the first batch. */
   #offset = 0;
   #count = 0;
@@ -44,6 +50,13 @@ export class EventBuffer<T> {
     return this.#count;
   }
 
+  /** The lowest output position among the buffered events (Infinity if none). */
+  get low(): number {
+    let low = Infinity;
+    for (const value of this.#lows) if (value < low) low = value;
+    return low;
+  }
+
   /** True when neither events nor markers are held. */
   get empty(): boolean {
     return this.#count === 0 && this.#markers.length === 0;
@@ -53,14 +66,14 @@ export class EventBuffer<T> {
    * Stores `events` after the buffered ones. Returns how many events were
    * discarded to respect the size, and the markers that discarding released.
    */
-  store(events: T[]): { discarded: number; released: unknown[] } {
+  store(events: T[], low = 0): { discarded: number; released: unknown[] } {
     const room = this.size - this.#count;
     if (events.length <= room) {
-      this.#push(events);
+      this.#push(events, low);
       return { discarded: 0, released: NONE };
     }
     if (this.keep === "first") {
-      if (room > 0) this.#push(events.slice(0, room));
+      if (room > 0) this.#push(events.slice(0, room), low);
       return { discarded: events.length - room, released: NONE };
     }
     // keep "last": the newest `size` events win; the oldest are dropped.
@@ -72,7 +85,7 @@ export class EventBuffer<T> {
     // Events dropped from the incoming batch never entered: they still pass
     // any marker position, since markers sit before them.
     this.#left += excess - fromBuffer;
-    this.#push(kept === events.length ? events : events.slice(events.length - kept));
+    this.#push(kept === events.length ? events : events.slice(events.length - kept), low);
     return { discarded: excess, released: this.#release() };
   }
 
@@ -80,7 +93,7 @@ export class EventBuffer<T> {
    * Puts `events` back before every buffered event (and every marker), and
    * `markers` (messages a take released with them) right after them.
    */
-  unshift(events: T[], markers: readonly unknown[] = NONE): void {
+  unshift(events: T[], markers: readonly unknown[] = NONE, low = 0): void {
     if (markers.length > 0) {
       const position = this.#left;
       for (let i = markers.length - 1; i >= 0; i--) {
@@ -94,6 +107,7 @@ export class EventBuffer<T> {
       this.#offset = 0;
     }
     this.#batches.unshift(events);
+    this.#lows.unshift(low);
     this.#count += events.length;
     this.#left -= events.length;
   }
@@ -113,21 +127,24 @@ export class EventBuffer<T> {
     const marker = this.#markers.peek();
     let limit = Math.min(n, this.#count);
     if (marker !== undefined) limit = Math.min(limit, marker.position - this.#left);
+    this.#shiftedLow = Infinity;
     const events = limit > 0 ? this.#shift(limit) : NONE;
     this.#left += limit;
-    return { events, released: this.#release() };
+    return { events, low: this.#shiftedLow, released: this.#release() };
   }
 
   /** Removes and returns every event and marker (for a stopping stage). */
   clear(): T[] {
     const out = this.#count > 0 ? this.#shift(this.#count) : [];
     this.#markers = new Queue();
+    this.#lows = new Queue();
     return out;
   }
 
-  #push(events: T[]): void {
+  #push(events: T[], low: number): void {
     if (events.length === 0) return;
     this.#batches.push(events);
+    this.#lows.push(low);
     this.#count += events.length;
   }
 
@@ -148,6 +165,7 @@ export class EventBuffer<T> {
       const available = first.length - this.#offset;
       if (available <= n) {
         this.#batches.shift();
+        this.#lows.shift();
         this.#offset = 0;
         n -= available;
         this.#count -= available;
@@ -163,6 +181,7 @@ export class EventBuffer<T> {
     const first = this.#batches.peek()!;
     if (this.#offset === 0 && first.length === n) {
       this.#batches.shift();
+      this.#shiftedLow = this.#lows.shift()!;
       this.#count -= n;
       return first;
     }
@@ -170,12 +189,15 @@ export class EventBuffer<T> {
     let i = 0;
     while (i < n) {
       const batch = this.#batches.peek()!;
+      const low = this.#lows.peek()!;
+      if (low < this.#shiftedLow) this.#shiftedLow = low;
       const take = Math.min(batch.length - this.#offset, n - i);
       for (let j = 0; j < take; j++) out[i + j] = batch[this.#offset + j];
       i += take;
       this.#offset += take;
       if (this.#offset === batch.length) {
         this.#batches.shift();
+        this.#lows.shift();
         this.#offset = 0;
       }
     }

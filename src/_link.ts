@@ -1,189 +1,188 @@
-// One subscription: the web streams that carry its batches and the demand
-// bookkeeping of both ends. The producer end is a ReadableStream<T[]> the
-// producer enqueues into; a consumer stage reads it into a WritableStream<T[]>
-// whose strategy is { highWaterMark: maxDemand, size: batch => batch.length },
-// so the pair never holds more than maxDemand events. A raw subscription
-// (producer.subscribe(), toReadableStream) hands the ReadableStream to the
-// caller and asks as its reader reads.
+// One subscription: a ReadableStream<T[]> of batches whose strategy is
+// { highWaterMark: maxDemand, size: batch => batch.length }, the producer
+// enqueueing what its dispatcher sends, the consumer reading. Its
+// desiredSize is what the consumer has room for: the consumer asks by
+// GenStage's rule (src/_demand.ts) from desiredSize, the events asked for
+// and not yet sent, and the events read and not yet finished.
+//
+// Users never see a Link: they get its `view`, a narrow Subscription.
 
 import type { Subscription } from "./subscription.ts";
 import type { NormalSubscribeOptions } from "./_options.ts";
+import { held, reask } from "./_demand.ts";
 import { isNormal } from "./_options.ts";
 import { Queue } from "./_queue.ts";
 import { batchSize, ignore, streams } from "./_streams.ts";
-import { mustYield, turnEnd } from "./_turns.ts";
 import * as v from "./_validate.ts";
 
 // deno-lint-ignore no-explicit-any
 export type AnyLink = Link<any>;
 
-/** What a link needs from the stage at each end. */
-export interface LinkEnd {
+/** What a link needs from its producer. */
+export interface ProducerEnd {
   readonly owner: object;
-  /** Producer end: the link asks for `count` more events. */
+  /** The consumer asks for `count` more events. */
   ask(link: AnyLink, count: number): void;
   /**
-   * Producer end: the link's consumer or reader cancels it; `redeliver` asks
-   * for the events sent and not handled to be taken back.
+   * The consumer cancels the link (or has stopped); with `redeliver`, the
+   * events sent and not handled are to be taken back.
    */
-  cancelled(link: AnyLink, reason: unknown, redeliver?: boolean): void;
-  /** Consumer end: a batch arrives; the returned promise settles once it is handled. */
-  deliver(link: AnyLink, events: unknown[], continuation: boolean): void | Promise<void>;
-  /** Consumer end: the producer ended the link (link.endReason says why) and every batch was delivered. */
-  ended(link: AnyLink): void;
-  /** Producer end: a `redeliver` link's consumer has handled every event sent to it so far. */
-  drained(link: AnyLink): void;
+  cancelled(link: AnyLink, reason: unknown, redeliver: boolean): void;
+  /** A tracked link's consumer has handled `events`, the oldest it held. */
+  handled(link: AnyLink, events: unknown[]): void;
 }
 
 /** The error for `ask` on an automatic subscription. */
 export const AUTOMATIC_ASK =
   'Cannot ask as the subscription is automatic: only a subscription whose handleSubscribe returned "manual" can ask';
 
-/** Batches the pump cut from a larger one, after its first chunk. */
-const continuations = new WeakSet<unknown[]>();
+let linkOf: (view: Subscription<unknown>) => AnyLink | undefined;
 
-export class Link<T> implements Subscription<T> {
-  readonly options: NormalSubscribeOptions<T>;
-  readonly source: LinkEnd;
-  readonly target: LinkEnd | null;
-  /** Producer side: the producer still routes events to this link. */
-  active = true;
-  /** Consumer side: the consumer no longer handles this link's events. */
-  detached = false;
-  /** Consumer side: the consumer's handleSubscribe returned "manual". */
-  manual = false;
-  /** Consumer side: its handleSubscribe is running; asks are held until it answers. */
-  subscribing = false;
-  /** Asks made inside handleSubscribe. */
-  earlyAsks = 0;
-  /** Events asked for and not yet received. */
-  pending = 0;
-  /** Why the producer ended the link. */
-  endReason: unknown = undefined;
-  readonly readable: ReadableStream<T[]>;
-  #controller!: ReadableStreamDefaultController<T[]>;
-  #reader: ReadableStreamDefaultReader<T[]> | undefined;
-  #closed = false;
-  #error: { reason: unknown } | undefined;
-  /**
-   * Raw link read by toReadableStream: events sent and not yet released by
-   * its reader, which counts instead of the stream's queue (the reader takes
-   * whole batches and hands them on chunk by chunk).
-   */
-  #unreleased: number | undefined;
-  /** With `redeliver`: copies of the batches sent and not yet handled, oldest first. */
-  readonly #unhandled: Queue<T[]> | undefined;
-  /** Events of the first unhandled batch already handled. */
-  #handledOffset = 0;
+/** The link behind a Subscription given out by webstage, or undefined. */
+export function linkFor(view: unknown): AnyLink | undefined {
+  return view instanceof SubscriptionView ? linkOf(view) : undefined;
+}
 
-  constructor(source: LinkEnd, target: LinkEnd | null, options: NormalSubscribeOptions<T>) {
-    this.source = source;
-    this.target = target;
-    this.options = options;
-    if (options.redeliver && target !== null) this.#unhandled = new Queue();
-    const cancel = (reason: unknown) => {
-      this.#closed = true;
-      this.source.cancelled(this, reason === undefined ? "normal" : reason);
-    };
-    if (target === null) {
-      this.readable = new streams.ReadableStream<T[]>({
-        start: (controller) => void (this.#controller = controller),
-        pull: () => this.#pull(),
-        cancel,
-      }, { highWaterMark: options.maxDemand, size: batchSize });
-    } else {
-      this.readable = new streams.ReadableStream<T[]>({
-        start: (controller) => void (this.#controller = controller),
-        cancel,
-      }, { highWaterMark: 0 });
-    }
+/** The Subscription users and dispatchers see: the link's public face, nothing more. */
+class SubscriptionView<T> implements Subscription<T> {
+  readonly #link: Link<T>;
+
+  constructor(link: Link<T>) {
+    this.#link = link;
+  }
+
+  static {
+    linkOf = (view) => (view as SubscriptionView<unknown>).#link;
   }
 
   get producer(): object {
-    return this.source.owner;
+    return this.#link.source.owner;
   }
 
   get consumer(): object | null {
-    return this.target === null ? null : this.target.owner;
+    return this.#link.consumer;
+  }
+
+  get options(): NormalSubscribeOptions<T> {
+    return this.#link.options;
   }
 
   ask(count: number): void {
-    const action = "ask";
-    v.integer(action, "count", count, 0);
-    if (this.subscribing) {
-      // Inside handleSubscribe, before it answers "manual" (GenStage's idiom).
-      this.earlyAsks += count;
-      return;
-    }
-    if (!this.manual) throw new TypeError(AUTOMATIC_ASK);
-    if (count > 0) this.source.ask(this, count);
+    this.#link.manualAsk(count);
   }
 
   cancel(reason: unknown = "normal"): void {
-    this.source.cancelled(this, reason);
+    this.#link.source.cancelled(this.#link, reason, false);
   }
+}
 
-  /** Producer side: sends a batch down the link. */
-  send(events: T[]): void {
-    // Kept even once the consumer has gone: the producer takes them back when it learns it.
-    if (this.#unhandled !== undefined) this.#unhandled.push(events.slice());
-    if (this.#closed) return;
-    if (this.target === null) {
-      this.pending -= events.length;
-      if (this.pending < 0) this.pending = 0;
-      if (this.#unreleased !== undefined) this.#unreleased += events.length;
-    }
-    this.#controller.enqueue(events);
-  }
-
-  /** Consumer side: the consumer has handled the next `count` events sent (for `redeliver`). */
-  handled(count: number): void {
-    const unhandled = this.#unhandled;
-    if (unhandled === undefined) return;
-    let n = count + this.#handledOffset;
-    for (
-      let first = unhandled.peek();
-      first !== undefined && n >= first.length;
-      first = unhandled.peek()
-    ) {
-      n -= first.length;
-      unhandled.shift();
-    }
-    if (unhandled.length > 0) this.#handledOffset = n;
-    else {
-      this.#handledOffset = 0;
-      this.source.drained(this);
-    }
-  }
-
+export class Link<T> {
+  readonly options: NormalSubscribeOptions<T>;
+  readonly source: ProducerEnd;
+  /** The consumer stage's public object; null for a raw subscription read as a stream. */
+  readonly consumer: object | null;
+  readonly view: Subscription<T>;
+  readonly readable: ReadableStream<T[]>;
+  /** Producer side: the producer still routes events to this link. */
+  active = true;
+  /** Consumer side: the consumer no longer reads this link. */
+  detached = false;
+  /** Consumer side: handleSubscribe answered "manual". */
+  manual = false;
+  /** Consumer side: handleSubscribe is running; asks are held until it answers. */
+  subscribing = false;
+  /** Asks made inside handleSubscribe. */
+  earlyAsks = 0;
+  /** Events asked for and not yet sent. */
+  pending = 0;
+  /** Events read from the stream and not yet finished. */
+  unfinished = 0;
+  /** Consumer side: the batch the pump read last has been handled. */
+  delivered = true;
+  /** Consumer side: lets the pump read the next batch. */
+  resume: (() => void) | undefined;
+  /** Why the producer ended the link. */
+  endReason: unknown = undefined;
   /**
-   * Producer side: a `redeliver` link whose consumer is still at work on
-   * events sent to it (it may yet fail and give them back).
+   * Consumer side: a writable's inlet, whose normal end closes the stage
+   * only once no other upstream remains (not by its cancel mode).
    */
-  get holding(): boolean {
-    return this.#unhandled !== undefined && this.#unhandled.length > 0 && !this.detached;
+  closesWhenLast = false;
+  /** Consumer side: called once the consumer has handled the link's end. */
+  onEnd: (() => void) | undefined;
+  /**
+   * A raw link read by the events bridge (src/_reader.ts), which finishes
+   * events only once its own reader has taken them: it asks, not the pull.
+   */
+  bridged = false;
+  #controller!: ReadableStreamDefaultController<T[]>;
+  #reader: ReadableStreamDefaultReader<T[]> | undefined;
+  #closed = false;
+  /** A raw link's abnormal end, errored into the stream once its queue has been read. */
+  #error: { reason: unknown } | undefined;
+  /** Tracked links (redeliver, acknowledgements): the batches sent and not handled, oldest first. */
+  readonly #sent: Queue<T[]> | undefined;
+  /** For each batch in #sent: a lower bound of its events' positions in the producer's output. */
+  readonly #lows: Queue<number> | undefined;
+  /** Events of the first batch in #sent already handled. */
+  #offset = 0;
+
+  constructor(
+    source: ProducerEnd,
+    consumer: object | null,
+    options: NormalSubscribeOptions<T>,
+    tracked: boolean,
+  ) {
+    this.source = source;
+    this.consumer = consumer;
+    this.options = options;
+    this.view = new SubscriptionView(this);
+    if (tracked) {
+      this.#sent = new Queue();
+      this.#lows = new Queue();
+    }
+    this.readable = new streams.ReadableStream<T[]>({
+      start: (controller) => void (this.#controller = controller),
+      pull: consumer === null ? () => this.#pull() : undefined,
+      cancel: (reason) => {
+        this.#closed = true;
+        this.detached = true;
+        this.source.cancelled(this, reason === undefined ? "normal" : reason, false);
+      },
+    }, { highWaterMark: options.maxDemand, size: batchSize });
   }
 
-  /** Producer side: removes and returns the events sent and never handled, in order. */
-  takeUnhandled(): T[] {
-    const unhandled = this.#unhandled;
-    if (unhandled === undefined || unhandled.length === 0) return [];
-    const batches = unhandled.drain();
-    batches[0] = batches[0].slice(this.#handledOffset);
-    this.#handledOffset = 0;
-    return batches.length === 1 ? batches[0] : batches.flat() as T[];
+  /** Whether the producer keeps what it sends until the consumer has handled it. */
+  get tracked(): boolean {
+    return this.#sent !== undefined;
   }
 
-  /** Producer side: ends the link after the batches already sent. */
-  close(reason: unknown): void {
+  // ---------------------------------------------------------------- producer end
+
+  /** Enqueues a batch; `low` bounds the positions of its events in the producer's output. */
+  send(events: T[], low: number): void {
+    this.pending -= events.length;
+    if (this.pending < 0) this.pending = 0;
+    const sent = this.#sent;
+    if (sent !== undefined) {
+      // Kept even once the consumer has gone: the producer takes them back when it learns it.
+      sent.push(events.slice());
+      this.#lows!.push(low);
+    }
+    if (!this.#closed) this.#controller.enqueue(events);
+  }
+
+  /** Ends the link after the batches already sent. */
+  end(reason: unknown): void {
     this.active = false;
     if (this.#closed) return;
     this.#closed = true;
     this.endReason = reason;
     if (
-      this.target === null && !isNormal(reason) && this.options.cancel !== "temporary" &&
+      this.consumer === null && !isNormal(reason) && this.options.cancel !== "temporary" &&
       reason !== "already_subscribed"
     ) {
+      // A stream reader sees the events sent before the failure, then the failure.
       this.#error = { reason };
       if (this.#controller.desiredSize === this.options.maxDemand) this.#controller.error(reason);
     } else {
@@ -191,73 +190,138 @@ export class Link<T> implements Subscription<T> {
     }
   }
 
-  /** Raw link: from now on, only `release` makes room (see #unreleased). */
-  trackRelease(): void {
-    this.#unreleased ??= 0;
+  /**
+   * A tracked link whose consumer still holds events it may give back: the
+   * producer waits for them before it ends.
+   */
+  get holding(): boolean {
+    return this.#sent !== undefined && this.#sent.length > 0 && !this.detached;
   }
 
-  /** Raw link: the reader has passed on `count` events; asks again by the rule. */
-  release(count: number): void {
-    if (this.#unreleased === undefined) return;
-    this.#unreleased -= count;
-    this.#pull();
+  /** The lowest output position among the events sent and not yet handled (Infinity if none). */
+  get low(): number {
+    const lows = this.#lows;
+    if (lows === undefined || lows.length === 0) return Infinity;
+    let low = Infinity;
+    for (const value of lows) if (value < low) low = value;
+    return low;
   }
 
-  /** Raw link: asks by GenStage's rule as the reader makes room. */
-  #pull(): void {
-    const desired = this.#controller.desiredSize ?? 0;
-    const max = this.options.maxDemand;
-    if (this.#error !== undefined) {
-      if (desired === max) this.#controller.error(this.#error.reason);
+  /** Removes and returns the events sent and never handled, in order, with their lowest position. */
+  takeUnhandled(): { events: T[]; low: number } {
+    const sent = this.#sent;
+    if (sent === undefined || sent.length === 0) return { events: [], low: Infinity };
+    const low = this.low;
+    const batches = sent.drain();
+    this.#lows!.drain();
+    batches[0] = batches[0].slice(this.#offset);
+    this.#offset = 0;
+    return { events: batches.length === 1 ? batches[0] : batches.flat() as T[], low };
+  }
+
+  // ---------------------------------------------------------------- consumer end
+
+  /** Starts reading: the stage's pump owns the reader from now on. */
+  getReader(): ReadableStreamDefaultReader<T[]> {
+    this.#reader = this.readable.getReader();
+    return this.#reader;
+  }
+
+  /** Asks by GenStage's rule, from what the link holds now. */
+  askByRule(): void {
+    if (this.manual || this.detached || !this.active) return;
+    const count = reask(
+      this.options,
+      held(this.options, this.pending, this.#controller.desiredSize, this.unfinished),
+    );
+    if (count > 0) {
+      this.pending += count;
+      this.source.ask(this, count);
+    }
+  }
+
+  /** The consumer has finished `count` events it read; asks again by the rule. */
+  finished(count: number): void {
+    this.unfinished -= count;
+    this.askByRule();
+  }
+
+  /** The consumer has handled the next `count` events sent (tracked links). */
+  handled(count: number): void {
+    const sent = this.#sent;
+    if (sent === undefined || count === 0) return;
+    const lows = this.#lows!;
+    let n = count + this.#offset;
+    let done: T[] | undefined;
+    let doneList: T[][] | undefined;
+    for (let first = sent.peek(); first !== undefined && n > 0; first = sent.peek()) {
+      const start = this.#offset;
+      if (n >= first.length) {
+        sent.shift();
+        lows.shift();
+        n -= first.length;
+        this.#offset = 0;
+        const part = start === 0 ? first : first.slice(start);
+        if (done === undefined) done = part;
+        else (doneList ??= [done]).push(part);
+      } else {
+        const part = first.slice(start, n);
+        if (done === undefined) done = part;
+        else (doneList ??= [done]).push(part);
+        this.#offset = n;
+        n = 0;
+      }
+    }
+    if (done === undefined) return;
+    this.source.handled(this, doneList === undefined ? done : doneList.flat() as T[]);
+  }
+
+  /** Consumer side: the batch read last is handled (or dropped): the pump may read on. */
+  settle(): void {
+    this.delivered = true;
+    const resume = this.resume;
+    if (resume !== undefined) {
+      this.resume = undefined;
+      resume();
+    }
+  }
+
+  /** A manual ask from the consumer's code (Subscription.ask). */
+  manualAsk(count: number): void {
+    v.integer("ask", "count", count, 0);
+    if (this.subscribing) {
+      // Inside handleSubscribe, before it answers "manual" (GenStage's idiom).
+      this.earlyAsks += count;
       return;
     }
-    if (this.#closed) return;
-    const held = this.pending + (this.#unreleased ?? max - desired);
-    if (held <= this.options.minDemand) {
-      this.pending += max - held;
-      this.source.ask(this, max - held);
-    }
+    if (!this.manual) throw new TypeError(AUTOMATIC_ASK);
+    this.askManually(count);
   }
 
-  /**
-   * Consumer side: moves batches from the readable into a WritableStream
-   * owned by the target, cut into chunks of at most maxDemand - minDemand
-   * in automatic mode, and ends the target's side once the readable closes.
-   */
-  connect(): void {
-    const target = this.target!;
-    const writable = new streams.WritableStream<T[]>({
-      write: (events) => target.deliver(this, events, continuations.has(events)),
-      close: () => target.ended(this),
-    }, { highWaterMark: this.options.maxDemand, size: batchSize });
-    const reader = this.readable.getReader();
-    this.#reader = reader;
-    const writer = writable.getWriter();
-    const chunk = this.options.maxDemand - this.options.minDemand;
-    const pump = async (): Promise<void> => {
-      for (;;) {
-        if (mustYield()) await turnEnd();
-        const { done, value } = await reader.read();
-        if (done) return writer.close();
-        if (this.manual || value.length <= chunk) writer.write(value).then(ignore, ignore);
-        else {
-          for (let i = 0; i < value.length; i += chunk) {
-            const part = value.slice(i, i + chunk);
-            if (i > 0) continuations.add(part);
-            writer.write(part).then(ignore, ignore);
-          }
-        }
-      }
-    };
-    pump().then(ignore, (reason) => {
-      writer.abort(reason).then(ignore, ignore);
-    });
+  /** Grants `count` events in manual mode. */
+  askManually(count: number): void {
+    if (count <= 0 || this.detached) return;
+    this.pending += count;
+    this.source.ask(this, count);
   }
 
-  /** Consumer side: the consumer stops or leaves; the producer learns it through the stream's cancel. */
+  /** The consumer stops reading; the producer learns it through the stream's cancel. */
   detach(reason: unknown): void {
+    if (this.detached) return;
     this.detached = true;
     if (this.#reader !== undefined) this.#reader.cancel(reason).then(ignore, ignore);
     else this.readable.cancel(reason).then(ignore, ignore);
+  }
+
+  /** A raw link read as a stream: asks as its reader makes room, and errors once drained. */
+  #pull(): void {
+    const error = this.#error;
+    if (error !== undefined) {
+      if (this.#controller.desiredSize === this.options.maxDemand) {
+        this.#controller.error(error.reason);
+      }
+      return;
+    }
+    if (!this.#closed && !this.bridged) this.askByRule();
   }
 }

@@ -17,7 +17,7 @@ const CANCEL_MODES: readonly CancelMode[] = ["permanent", "transient", "temporar
 /** Validates subscription options and fills in the defaults. */
 export function subscribeOptions<T>(action: string, options: unknown): NormalSubscribeOptions<T> {
   const o = v.options<SubscribeOptions<T>>(action, "options", options);
-  const maxDemand = v.integer(action, "maxDemand", o.maxDemand ?? 1000, 1);
+  const maxDemand = v.demand(action, "maxDemand", o.maxDemand ?? 1000);
   const minDemand = v.integer(
     action,
     "minDemand",

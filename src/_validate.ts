@@ -2,6 +2,13 @@
 // TypeError (wrong type or shape) or a RangeError (number out of range) whose
 // message reads: `Cannot <action> as <name> must be <rule>: current value is <value>`.
 
+/**
+ * The largest `maxDemand` (and stream `highWaterMark`): 2³¹ − 1. Demand is
+ * counted in plain numbers; far larger values would lose precision once
+ * added up.
+ */
+export const MAX_DEMAND: number = 2 ** 31 - 1;
+
 /** Renders a rejected value for an error message. */
 export function show(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
@@ -97,4 +104,13 @@ export function signal(action: string, value: unknown): AbortSignal | undefined 
     throw new TypeError(message(action, "signal", "an AbortSignal", value));
   }
   return value as AbortSignal;
+}
+
+/** Checks a demand or high-water mark: an integer in [1, MAX_DEMAND]. */
+export function demand(action: string, name: string, value: unknown): number {
+  integer(action, name, value, 1);
+  if ((value as number) > MAX_DEMAND) {
+    throw new RangeError(message(action, name, `an integer <= ${MAX_DEMAND}`, value));
+  }
+  return value as number;
 }

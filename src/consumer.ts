@@ -1,10 +1,9 @@
 import type { SubscribeOptions, Subscription } from "./subscription.ts";
 import type { Producer } from "./producer.ts";
 import type { ProducerConsumer } from "./producer_consumer.ts";
-import { sourceCore } from "./producer.ts";
-import { StageCore } from "./_stage.ts";
-import { type NormalSubscribeOptions, subscribeOptions } from "./_options.ts";
-import * as v from "./_validate.ts";
+import type { StageCore } from "./_stage.ts";
+import { consumerConfig, startConsumer, subscribeTo } from "./_config.ts";
+import { consumerWritable } from "./_faces.ts";
 
 /** A stage a consumer can subscribe to. */
 // deno-lint-ignore no-explicit-any
@@ -41,6 +40,26 @@ export interface ConsumerOptions<T> {
   readonly subscribeTo?: readonly SubscribeTo<T>[];
   /** Aborting it stops the consumer with `signal.reason`. */
   readonly signal?: AbortSignal;
+  /**
+   * Called once when the consumer stops, for any reason, after its last
+   * callback and before `closed` settles (GenStage's `terminate/2`). A
+   * `terminate` that throws on a normal end makes the end a failure.
+   */
+  readonly terminate?: (reason: unknown) => void | Promise<void>;
+  /**
+   * The name in failure reports and `console` messages.
+   *
+   * @default {"Consumer#" + a number}
+   */
+  readonly name?: string;
+  /**
+   * The strategy of `writable`: its `highWaterMark` is the `maxDemand` of the
+   * inlet subscription written events go through (an integer ≥ 1; its
+   * `minDemand` is half of it).
+   *
+   * @default {{ highWaterMark: 1000 }}
+   */
+  readonly writableStrategy?: { readonly highWaterMark?: number };
 }
 
 /**
@@ -69,6 +88,8 @@ export interface ConsumerOptions<T> {
  */
 export class Consumer<T> {
   readonly #core: StageCore;
+  readonly #writableHwm: number;
+  #writable: WritableStream<T> | undefined;
 
   /**
    * Creates and starts a consumer, subscribing at once to every
@@ -78,9 +99,9 @@ export class Consumer<T> {
    * @throws {TypeError | RangeError} If an option or a `subscribeTo` entry is invalid; nothing is subscribed then.
    */
   constructor(options: ConsumerOptions<T>) {
-    const { core, subscribe } = consumerCore(this, "Consumer", options, (config) => config);
-    this.#core = core;
-    subscribe();
+    const { config, entries, writableHwm } = consumerConfig(this, "Consumer", options);
+    this.#writableHwm = writableHwm;
+    this.#core = startConsumer(config, entries);
   }
 
   /**
@@ -96,6 +117,40 @@ export class Consumer<T> {
   /** Queues `message` for `handleInfo`. */
   info(message: unknown): void {
     this.#core.info(message);
+  }
+
+  /**
+   * A `WritableStream` whose chunks are events for this consumer: the same
+   * stream on every access. Its events reach `handleEvents` through an
+   * inlet subscription with `maxDemand` = `writableStrategy.highWaterMark`,
+   * in batches (what was written while the consumer was busy, up to its
+   * demand): a writer that awaits `writer.ready` never makes the consumer
+   * hold more than its demand. `writer.close()` resolves once every written
+   * event has been handled, and then, if the consumer has no other
+   * upstream, it stops normally; aborting it stops the consumer with the
+   * reason; a consumer that stops errors it (so a `pipeTo` into it rejects
+   * and cancels its source).
+   *
+   * @example Piping a web stream into a consumer
+   * ```ts
+   * import { Consumer } from "@webstage/webstage";
+   * import assert from "node:assert/strict";
+   *
+   * const seen: string[] = [];
+   * const consumer = new Consumer<string>({ handleEvents: (lines) => void seen.push(...lines) });
+   * const source = new ReadableStream<string>({
+   *   start(controller) {
+   *     for (const line of ["a", "b", "c"]) controller.enqueue(line);
+   *     controller.close();
+   *   },
+   * });
+   * await source.pipeTo(consumer.writable);
+   * await consumer.closed;
+   * assert.deepEqual(seen, ["a", "b", "c"]);
+   * ```
+   */
+  get writable(): WritableStream<T> {
+    return this.#writable ??= consumerWritable<T>(this.#core, this.#writableHwm);
   }
 
   /** Stops now with `reason` (default `"normal"`), cancelling every subscription; resolves once stopped. */
@@ -120,82 +175,4 @@ export class Consumer<T> {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-/** @internal Validates `source` and `options` for a consumer and subscribes. */
-export function subscribeTo<T>(
-  core: StageCore,
-  source: unknown,
-  options: unknown,
-): Subscription<T> {
-  const [producer, normal] = checkEntry<T>(core, "subscribe", source, options);
-  return core.subscribeTo(producer, normal);
-}
-
-function checkEntry<T>(
-  core: StageCore,
-  action: string,
-  source: unknown,
-  options: unknown,
-): [StageCore, NormalSubscribeOptions<T>] {
-  if (core.stopped) throw new TypeError(`Cannot ${action} as the ${core.kind} has stopped`);
-  const producer = sourceCore(action, source);
-  if (producer === core) {
-    throw new TypeError(`Cannot ${action} as a stage cannot subscribe to itself`);
-  }
-  const normal = subscribeOptions<T>(action, options);
-  producer.checkSubscribable(action, normal as never);
-  return [producer, normal];
-}
-
-/**
- * @internal Builds the engine of a consumer-side stage from its options and
- * returns it with a function that makes its `subscribeTo` subscriptions
- * (every entry is validated before any is made).
- */
-export function consumerCore(
-  owner: object,
-  kind: "Consumer" | "ProducerConsumer",
-  options: unknown,
-  extend: (
-    config: ConstructorParameters<typeof StageCore>[0],
-  ) => ConstructorParameters<typeof StageCore>[0],
-): { core: StageCore; subscribe: () => void } {
-  const action = `construct ${kind}`;
-  // deno-lint-ignore no-explicit-any
-  const o = v.options<any>(action, "options", options);
-  if (options === undefined) {
-    throw new TypeError(v.message(action, "options", "an object", options));
-  }
-  const entries: unknown = o.subscribeTo ?? [];
-  if (!Array.isArray(entries)) {
-    throw new TypeError(v.message(action, "subscribeTo", "an array", entries));
-  }
-  const config = extend({
-    kind,
-    owner,
-    handleEvents: v.callback(action, "handleEvents", o.handleEvents, false),
-    handleSubscribe: v.callback(action, "handleSubscribe", o.handleSubscribe),
-    handleCancel: v.callback(action, "handleCancel", o.handleCancel),
-    handleInfo: v.callback(action, "handleInfo", o.handleInfo),
-    signal: v.signal(action, o.signal),
-  });
-  // Validate every entry before building anything.
-  const pairs = entries.map((entry: unknown, i: number) => {
-    const [source, opts] = Array.isArray(entry) ? entry : [entry, undefined];
-    const producer = sourceCore(`${action} with subscribeTo[${i}]`, source);
-    const normal = subscribeOptions(`${action} with subscribeTo[${i}]`, opts);
-    producer.checkSubscribable(`${action} with subscribeTo[${i}]`, normal as never);
-    return [producer, normal] as const;
-  });
-  const core = new StageCore(config);
-  return {
-    core,
-    subscribe: () => {
-      // An already aborted signal has stopped it: it subscribes to nothing.
-      if (core.stopped) return;
-      core.startLater();
-      for (const [producer, normal] of pairs) core.subscribeTo(producer, normal);
-    },
-  };
 }

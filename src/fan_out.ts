@@ -10,9 +10,8 @@
  * @module
  */
 
-import type { PartitionKey, Subscription } from "./subscription.ts";
+import type { PartitionKey } from "./subscription.ts";
 import type { Dispatcher } from "./dispatcher.ts";
-import { Consumer } from "./consumer.ts";
 import { Producer } from "./producer.ts";
 import { toReadableStream } from "./streams.ts";
 import { BroadcastDispatcher } from "./dispatchers/broadcast_dispatcher.ts";
@@ -21,9 +20,10 @@ import {
   createPartitionDispatcher,
   type PartitionDispatcher,
 } from "./dispatchers/partition_dispatcher.ts";
-import { isNormal } from "./_options.ts";
-import { Queue } from "./_queue.ts";
-import { ignore, streams } from "./_streams.ts";
+import { sourceCore } from "./_config.ts";
+import { subscribeOptions } from "./_options.ts";
+import { eventStream } from "./_reader.ts";
+import { ignore } from "./_streams.ts";
 import * as v from "./_validate.ts";
 
 /** Options of {@linkcode broadcast} and {@linkcode balance}. */
@@ -110,7 +110,7 @@ export function broadcast<T>(
 ): ReadableStream<T>[] {
   const action = "broadcast a stream";
   const maxDemand = checkFanOut(action, source, count, options);
-  return fanOut(source, new BroadcastDispatcher<T>(), range(count), maxDemand, undefined);
+  return fanOut(action, source, new BroadcastDispatcher<T>(), range(count), maxDemand, undefined);
 }
 
 /**
@@ -160,7 +160,7 @@ export function balance<T>(
 ): ReadableStream<T>[] {
   const action = "balance a stream";
   const maxDemand = checkFanOut(action, source, count, options);
-  return fanOut(source, new DemandDispatcher<T>(), range(count), maxDemand, undefined);
+  return fanOut(action, source, new DemandDispatcher<T>(), range(count), maxDemand, undefined);
 }
 
 /**
@@ -272,7 +272,7 @@ export function partition<T, K extends PartitionKey>(
     maxBacklog: o.maxBacklog ?? maxDemand,
   });
   const keys = dispatcher.partitions;
-  const outputs = fanOut(source, dispatcher, keys, maxDemand, { dispatcher, cancelled });
+  const outputs = fanOut(action, source, dispatcher, keys, maxDemand, { dispatcher, cancelled });
   if (typeof o.partitions === "number") return outputs;
   return new Map(keys.map((key, i) => [key, outputs[i]]));
 }
@@ -360,8 +360,13 @@ interface Partitioned<T, K extends PartitionKey> {
   readonly cancelled: Set<K>;
 }
 
-/** One producer reading `source`, one output per key, subscribed before anything is read. */
+/**
+ * One producer reading `source`, one output per key, each a raw
+ * subscription read through the events bridge, subscribed (and asking for
+ * `maxDemand`) before anything is read.
+ */
 function fanOut<T, K extends PartitionKey>(
+  action: string,
   source: ReadableStream<T>,
   dispatcher: Dispatcher<T>,
   keys: readonly K[],
@@ -369,158 +374,32 @@ function fanOut<T, K extends PartitionKey>(
   partitioned: Partitioned<T, K> | undefined,
 ): ReadableStream<T>[] {
   const producer = Producer.from(source, { dispatcher });
+  const core = sourceCore(action, producer);
   let live = keys.length;
-  const outputs = keys.map((key) =>
-    new Output<T>(producer, maxDemand, partitioned === undefined ? undefined : key, (reason) => {
-      if (--live === 0) producer.stop(reason).then(ignore, ignore);
-    })
-  );
-  if (partitioned !== undefined) {
-    outputs.forEach((output, i) => {
-      output.onCancel = () => {
-        // Drop this partition's events from now on, and drain what its backlog holds
-        // so that a full backlog cannot stall the other outputs.
-        partitioned.cancelled.add(keys[i]);
-        output.drain(() => partitioned.dispatcher.backlogSize(keys[i]) === 0);
-      };
-    });
-  }
-  return outputs.map((output) => output.readable);
-}
-
-/**
- * One output: a manual consumer of the producer that asks for events as its
- * ReadableStream is read, counting the events it holds (asked for, received
- * but not yet read) so that they never exceed maxDemand.
- */
-class Output<T> {
-  readonly readable: ReadableStream<T>;
-  /** What cancelling this output does (default: stop its consumer). */
-  onCancel: (() => void) | undefined;
-  readonly #max: number;
-  readonly #min: number;
-  /** The most events enqueued into the readable at once. */
-  readonly #slice: number;
-  readonly #consumer: Consumer<T>;
-  #subscription: Subscription<T> | undefined;
-  #controller!: ReadableStreamDefaultController<T>;
-  /** Events asked for and not received. */
-  #outstanding = 0;
-  /** Events received and not yet enqueued. */
-  readonly #local = new Queue<T[]>();
-  #localCount = 0;
-  #offset = 0;
-  #ended: { reason: unknown } | undefined;
-  #wake: (() => void) | undefined;
-  #cancelled = false;
-  /** When draining a cancelled output: true once nothing more will come. */
-  #drained: (() => boolean) | undefined;
-
-  constructor(
-    producer: Producer<T>,
-    maxDemand: number,
-    partition: PartitionKey | undefined,
-    onLeave: (reason: unknown) => void,
-  ) {
-    this.#max = maxDemand;
-    this.#min = Math.floor(maxDemand / 2);
-    this.#slice = Math.max(1, this.#max - this.#min);
-    this.#consumer = new Consumer<T>({
-      subscribeTo: [[producer, {
-        maxDemand,
-        minDemand: this.#min,
-        ...(partition === undefined ? {} : { partition }),
-      }]],
-      handleSubscribe: (subscription) => {
-        this.#subscription = subscription;
-        // The subscription is manual once this returns.
-        queueMicrotask(() => this.#refill());
-        return "manual";
-      },
-      handleEvents: (events) => {
-        this.#outstanding -= events.length;
-        if (this.#cancelled) return this.#discard();
-        this.#local.push(events);
-        this.#localCount += events.length;
-        this.#wake?.();
-      },
-      handleCancel: (_, reason) => {
-        this.#ended = { reason };
-        this.#wake?.();
-      },
-    });
-    this.readable = new streams.ReadableStream<T>({
-      start: (controller) => void (this.#controller = controller),
-      pull: async () => {
-        for (;;) {
-          if (this.#cancelled) return;
-          if (this.#flush()) return this.#refill();
-          const ended = this.#ended;
-          if (ended !== undefined) {
-            if (isNormal(ended.reason)) this.#controller.close();
-            else this.#controller.error(ended.reason);
-            return;
-          }
-          this.#refill();
-          await new Promise<void>((resolve) => (this.#wake = resolve));
-          this.#wake = undefined;
+  // Every output subscribes before any asks: a broadcast gives each the first events.
+  const links = keys.map((key) => {
+    const options = subscribeOptions<T>(
+      action,
+      partitioned === undefined ? { maxDemand } : { maxDemand, partition: key },
+    );
+    const link = core.subscribe<T>(options);
+    link.bridged = true;
+    return link;
+  });
+  for (const link of links) link.askByRule();
+  return links.map((link, i) => {
+    const key = keys[i];
+    return eventStream<T>(() => [link], {
+      cancel: (_, reason) => {
+        if (--live === 0) producer.stop(reason).then(ignore, ignore);
+        else if (partitioned === undefined) link.source.cancelled(link, "normal", false);
+        else {
+          // Its events are dropped from now on, and what its backlog holds
+          // is drained, so that a full backlog cannot stall the others.
+          partitioned.cancelled.add(key);
+          return () => partitioned.dispatcher.backlogSize(key) === 0;
         }
       },
-      cancel: (reason) => {
-        this.#cancelled = true;
-        this.#local.drain();
-        this.#localCount = 0;
-        this.#wake?.();
-        onLeave(reason);
-        if (this.onCancel !== undefined) this.onCancel();
-        else this.#consumer.stop().then(ignore, ignore);
-      },
-    }, { highWaterMark: 0 });
-  }
-
-  /** After a cancel: keeps asking and dropping events until `done()`, then leaves. */
-  drain(done: () => boolean): void {
-    this.#drained = done;
-    this.#discard();
-  }
-
-  #discard(): void {
-    const done = this.#drained;
-    if (done === undefined || done()) {
-      this.#consumer.stop().then(ignore, ignore);
-      return;
-    }
-    this.#refill();
-  }
-
-  /** Enqueues up to a slice of the received events; false if there were none. */
-  #flush(): boolean {
-    if (this.#localCount === 0) return false;
-    let n = Math.min(this.#slice, this.#localCount);
-    this.#localCount -= n;
-    const controller = this.#controller;
-    while (n > 0) {
-      const batch = this.#local.peek()!;
-      const end = Math.min(batch.length, this.#offset + n);
-      for (let i = this.#offset; i < end; i++) controller.enqueue(batch[i]);
-      n -= end - this.#offset;
-      if (end === batch.length) {
-        this.#local.shift();
-        this.#offset = 0;
-      } else this.#offset = end;
-    }
-    return true;
-  }
-
-  /** Asks for more once what the output holds has fallen to minDemand. */
-  #refill(): void {
-    const subscription = this.#subscription;
-    if (subscription === undefined || this.#ended !== undefined) return;
-    const queued = this.#cancelled ? 0 : Math.max(0, -(this.#controller.desiredSize ?? 0));
-    const held = this.#outstanding + this.#localCount + queued;
-    if (held > this.#min) return;
-    const count = this.#max - held;
-    this.#outstanding += count;
-    subscription.ask(count);
-  }
+    });
+  });
 }

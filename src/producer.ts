@@ -1,10 +1,10 @@
 import type { Dispatcher } from "./dispatcher.ts";
 import type { SubscribeOptions, Subscription } from "./subscription.ts";
-import { DemandDispatcher } from "./dispatchers/demand_dispatcher.ts";
-import { coreOf, StageCore } from "./_stage.ts";
-import { producerOptions, subscribeOptions } from "./_options.ts";
+import { StageCore } from "./_stage.ts";
+import { emitted, producerConfig, rawSubscribe } from "./_config.ts";
+import { producerWritable, readableFace } from "./_faces.ts";
+import { producerFrom } from "./_from.ts";
 import * as v from "./_validate.ts";
-import { producerFrom } from "./streams.ts";
 
 /** Events a callback may return: any iterable (an array is used as is), or nothing. */
 export type Events<T> = Iterable<T> | void;
@@ -64,6 +64,47 @@ export interface ProducerOptions<T> {
   readonly onDiscard?: (count: number) => boolean | void;
   /** Aborting it stops the producer with `signal.reason`. */
   readonly signal?: AbortSignal;
+  /**
+   * Called once when the producer stops, for any reason, after its last
+   * callback and before `closed` settles (GenStage's `terminate/2`). On a
+   * graceful end (`close()`), the events it returns are delivered before
+   * the subscriptions end; otherwise they are ignored. A `terminate` that
+   * throws on a normal end makes the end a failure.
+   */
+  readonly terminate?: (reason: unknown) => Events<T> | Promise<Events<T>>;
+  /**
+   * Called as the fate of the events this producer sent becomes known:
+   * `handled: true` once the subscribing consumer's `handleEvents` (or
+   * `ConsumerSupervisor` task) for them settled successfully (for a
+   * producer-consumer, once the output it made from them is done
+   * downstream), and for a stream reader once it has read them;
+   * `handled: false` for events that will never be handled: their consumer
+   * stopped or cancelled first and they are not redelivered, or they were
+   * still in the producer's buffer when it stopped. With `redeliver`, events
+   * given back are reported once handled elsewhere. Each event is reported
+   * once. It lets a producer acknowledge a broker's messages.
+   */
+  readonly acknowledge?: (events: T[], handled: boolean) => void;
+  /**
+   * The name in failure reports and `console` messages.
+   *
+   * @default {"Producer#" + a number}
+   */
+  readonly name?: string;
+  /**
+   * The strategy of `readable`: its `highWaterMark` is the `maxDemand` of the
+   * subscription `readable` reads through (an integer ≥ 1).
+   *
+   * @default {{ highWaterMark: 1000 }}
+   */
+  readonly readableStrategy?: { readonly highWaterMark?: number };
+  /**
+   * The strategy of `writable`: its `highWaterMark` is how many written
+   * events may wait for demand before `writer.ready` waits (an integer ≥ 1).
+   *
+   * @default {{ highWaterMark: 1000 }}
+   */
+  readonly writableStrategy?: { readonly highWaterMark?: number };
 }
 
 /**
@@ -100,6 +141,10 @@ export interface ProducerOptions<T> {
  */
 export class Producer<T> {
   readonly #core: StageCore;
+  readonly #readableHwm: number;
+  readonly #writableHwm: number;
+  #readable: ReadableStream<T> | undefined;
+  #writable: WritableStream<T> | undefined;
 
   /**
    * Creates and starts a producer; it produces nothing until a consumer asks
@@ -110,7 +155,10 @@ export class Producer<T> {
    * @throws {RangeError} If `bufferSize` is not an integer ≥ 1 or `Infinity`.
    */
   constructor(options: ProducerOptions<T> = {}) {
-    this.#core = new StageCore(producerConfig(this, "Producer", options, 10_000) as never);
+    const { config, readableHwm, writableHwm } = producerConfig(this, options);
+    this.#readableHwm = readableHwm;
+    this.#writableHwm = writableHwm;
+    this.#core = new StageCore(config);
   }
 
   /**
@@ -155,7 +203,7 @@ export class Producer<T> {
    * @throws {TypeError} If `events` is not iterable.
    */
   emit(events: Iterable<T>): void {
-    this.#core.emit(iterable("emit", events));
+    this.#core.emit(emitted("emit", events));
   }
 
   /** Queues `message` for `handleInfo`, after every event buffered now. */
@@ -165,7 +213,7 @@ export class Producer<T> {
 
   /** `"accumulate"` while asks and events are being stored, else `"forward"`. */
   get demandMode(): "forward" | "accumulate" {
-    return this.#core.demandMode;
+    return this.#core.outlet!.demandMode;
   }
 
   /**
@@ -182,7 +230,7 @@ export class Producer<T> {
 
   /** The number of buffered events (info markers are not counted). */
   get bufferedCount(): number {
-    return this.#core.bufferedCount;
+    return this.#core.outlet!.bufferedCount;
   }
 
   /**
@@ -194,6 +242,67 @@ export class Producer<T> {
    */
   subscribe(options?: SubscribeOptions<T>): ReadableStream<T[]> {
     return rawSubscribe<T>(this.#core, options);
+  }
+
+  /**
+   * The producer's events as a `ReadableStream` of single events: the same
+   * stream on every access, subscribed (with `maxDemand` =
+   * `readableStrategy.highWaterMark`) on its first read, asking as it is
+   * read. It closes when the producer ends normally and errors when it
+   * fails. Cancelling it when it is the producer's only subscriber stops the
+   * producer (normally) and errors its `writable` with the cancel reason;
+   * otherwise it only ends its subscription.
+   *
+   * @example Reading a producer with `for await`
+   * ```ts
+   * import { Producer } from "@webstage/webstage";
+   * import assert from "node:assert/strict";
+   *
+   * const seen: string[] = [];
+   * const reader = Producer.from(["a", "b", "c"]).readable.getReader();
+   * for (let r = await reader.read(); !r.done; r = await reader.read()) seen.push(r.value);
+   * assert.deepEqual(seen, ["a", "b", "c"]);
+   * ```
+   */
+  get readable(): ReadableStream<T> {
+    return this.#readable ??= readableFace<T>(this.#core, this.#readableHwm);
+  }
+
+  /**
+   * A `WritableStream` whose chunks are events to emit: the same stream on
+   * every access. A chunk is taken only while the producer has downstream
+   * demand it has not met (from its buffer or `handleDemand`), so a writer
+   * that awaits `writer.ready` is paced by the consumers and never makes the
+   * producer buffer; up to `writableStrategy.highWaterMark` written events
+   * wait in the stream meanwhile. Closing it closes the producer (it
+   * resolves once the producer has delivered everything and stopped);
+   * aborting it stops the producer with the reason; a producer that stops
+   * errors it.
+   *
+   * @example Piping a stream into a producer
+   * ```ts
+   * import { Consumer, Producer } from "@webstage/webstage";
+   * import assert from "node:assert/strict";
+   *
+   * const producer = new Producer<number>();
+   * let sum = 0;
+   * const consumer = new Consumer<number>({
+   *   subscribeTo: [producer],
+   *   handleEvents: (events) => void events.forEach((n) => (sum += n)),
+   * });
+   * const source = new ReadableStream<number>({
+   *   start(controller) {
+   *     for (const n of [1, 2, 3]) controller.enqueue(n);
+   *     controller.close();
+   *   },
+   * });
+   * await source.pipeTo(producer.writable);
+   * await consumer.closed;
+   * assert.equal(sum, 6);
+   * ```
+   */
+  get writable(): WritableStream<T> {
+    return this.#writable ??= producerWritable<T>(this.#core, this.#writableHwm);
   }
 
   /** Stops now with `reason` (default `"normal"`); resolves once stopped. */
@@ -219,7 +328,7 @@ export class Producer<T> {
 
 /** Options of {@linkcode Producer.from}. */
 export interface FromOptions<T>
-  extends Pick<ProducerOptions<T>, "dispatcher" | "demand" | "signal"> {
+  extends Pick<ProducerOptions<T>, "dispatcher" | "demand" | "signal" | "acknowledge" | "name"> {
   /**
    * What the producer does when its last subscription ends: `"continue"` or
    * `"stop"` (normally).
@@ -227,71 +336,4 @@ export interface FromOptions<T>
    * @default {"continue"}
    */
   readonly onCancel?: "continue" | "stop";
-}
-
-/** @internal Builds the core configuration of a producing stage. */
-export function producerConfig(
-  owner: object,
-  kind: "Producer" | "ProducerConsumer",
-  options: unknown,
-  defaultBufferSize: number,
-): ConstructorParameters<typeof StageCore>[0] {
-  const action = `construct ${kind}`;
-  // deno-lint-ignore no-explicit-any
-  const o = v.options<any>(action, "options", options);
-  const producer = producerOptions(action, o, defaultBufferSize);
-  if (kind === "ProducerConsumer" && o.demand !== undefined) {
-    throw new TypeError(
-      `Cannot ${action} as demand is a Producer option: a ProducerConsumer forwards downstream demand`,
-    );
-  }
-  const dispatcher = o.dispatcher ?? new DemandDispatcher();
-  if (
-    dispatcher === null || typeof dispatcher !== "object" ||
-    ["init", "subscribe", "cancel", "ask", "dispatch", "info"].some((m) =>
-      typeof dispatcher[m] !== "function"
-    )
-  ) {
-    throw new TypeError(v.message(action, "dispatcher", "a Dispatcher", dispatcher));
-  }
-  return {
-    kind,
-    owner,
-    handleDemand: v.callback(action, "handleDemand", o.handleDemand),
-    handleEvents: v.callback(action, "handleEvents", o.handleEvents, kind === "Producer"),
-    handleSubscribe: v.callback(action, "handleSubscribe", o.handleSubscribe),
-    handleCancel: v.callback(action, "handleCancel", o.handleCancel),
-    handleInfo: v.callback(action, "handleInfo", o.handleInfo),
-    onDiscard: v.callback(action, "onDiscard", o.onDiscard),
-    signal: v.signal(action, o.signal),
-    dispatcher,
-    producer,
-  };
-}
-
-/** @internal */
-export function iterable<T>(action: string, events: Iterable<T>): T[] {
-  if (Array.isArray(events)) return events;
-  if (
-    events === null || typeof events !== "object" || typeof events[Symbol.iterator] !== "function"
-  ) {
-    throw new TypeError(v.message(action, "events", "an iterable", events));
-  }
-  return Array.from(events);
-}
-
-/** @internal */
-export function rawSubscribe<T>(core: StageCore, options: unknown): ReadableStream<T[]> {
-  const normal = subscribeOptions<T>("subscribe", options);
-  core.checkSubscribable("subscribe", normal as never);
-  return core.subscribe(normal).readable;
-}
-
-/** @internal Resolves a `subscribeTo` source to its engine. */
-export function sourceCore(action: string, source: unknown): StageCore {
-  const core = coreOf(source);
-  if (core === undefined) {
-    throw new TypeError(v.message(action, "the source", "a Producer or ProducerConsumer", source));
-  }
-  return core;
 }

@@ -1,16 +1,10 @@
 import type { Dispatcher } from "./dispatcher.ts";
 import type { SubscribeOptions, Subscription } from "./subscription.ts";
 import type { Events } from "./producer.ts";
-import { iterable, producerConfig, rawSubscribe } from "./producer.ts";
-import {
-  consumerCore,
-  type Source,
-  type SubscribeMode,
-  type SubscribeTo,
-  subscribeTo,
-} from "./consumer.ts";
+import type { Source, SubscribeMode, SubscribeTo } from "./consumer.ts";
 import type { StageCore } from "./_stage.ts";
-import * as v from "./_validate.ts";
+import { consumerConfig, emitted, rawSubscribe, startConsumer, subscribeTo } from "./_config.ts";
+import { consumerWritable, readableFace } from "./_faces.ts";
 
 /** Options of a {@linkcode ProducerConsumer}. */
 export interface ProducerConsumerOptions<I, O> {
@@ -63,6 +57,34 @@ export interface ProducerConsumerOptions<I, O> {
   readonly onDiscard?: (count: number) => boolean | void;
   /** Aborting it stops the stage with `signal.reason`. */
   readonly signal?: AbortSignal;
+  /**
+   * Called once when the stage stops, for any reason, after its last
+   * callback and before `closed` settles (GenStage's `terminate/2`). On a
+   * graceful end, the events it returns are delivered downstream before the
+   * subscriptions end (a batch still open, say); otherwise they are ignored.
+   */
+  readonly terminate?: (reason: unknown) => Events<O> | Promise<Events<O>>;
+  /**
+   * The name in failure reports and `console` messages.
+   *
+   * @default {"ProducerConsumer#" + a number}
+   */
+  readonly name?: string;
+  /**
+   * The strategy of `writable`, as a `TransformStream`'s: its
+   * `highWaterMark` is the `maxDemand` of the inlet subscription written
+   * events go through (an integer ≥ 1).
+   *
+   * @default {{ highWaterMark: 1000 }}
+   */
+  readonly writableStrategy?: { readonly highWaterMark?: number };
+  /**
+   * The strategy of `readable`, as a `TransformStream`'s: its `highWaterMark`
+   * is the `maxDemand` of the subscription `readable` reads through.
+   *
+   * @default {{ highWaterMark: 1000 }}
+   */
+  readonly readableStrategy?: { readonly highWaterMark?: number };
 }
 
 /**
@@ -92,6 +114,10 @@ export interface ProducerConsumerOptions<I, O> {
  */
 export class ProducerConsumer<I, O> {
   readonly #core: StageCore;
+  readonly #readableHwm: number;
+  readonly #writableHwm: number;
+  #readable: ReadableStream<O> | undefined;
+  #writable: WritableStream<I> | undefined;
 
   /**
    * Creates and starts a producer-consumer, subscribing at once to every
@@ -101,17 +127,14 @@ export class ProducerConsumer<I, O> {
    * @throws {TypeError | RangeError} If an option or a `subscribeTo` entry is invalid; nothing is subscribed then.
    */
   constructor(options: ProducerConsumerOptions<I, O>) {
-    if (options === undefined) {
-      throw new TypeError(v.message("construct ProducerConsumer", "options", "an object", options));
-    }
-    const produce = producerConfig(this, "ProducerConsumer", options, Infinity);
-    const { core, subscribe } = consumerCore(this, "ProducerConsumer", options, (config) => ({
-      ...produce,
-      ...config,
-      handleDemand: undefined,
-    }));
-    this.#core = core;
-    subscribe();
+    const { config, entries, readableHwm, writableHwm } = consumerConfig(
+      this,
+      "ProducerConsumer",
+      options,
+    );
+    this.#readableHwm = readableHwm;
+    this.#writableHwm = writableHwm;
+    this.#core = startConsumer(config, entries);
   }
 
   /**
@@ -139,7 +162,7 @@ export class ProducerConsumer<I, O> {
    * @throws {TypeError} If `events` is not iterable.
    */
   emit(events: Iterable<O>): void {
-    this.#core.emit(iterable("emit", events));
+    this.#core.emit(emitted("emit", events));
   }
 
   /** Queues `message` for `handleInfo`, after the events buffered or queued now. */
@@ -149,7 +172,54 @@ export class ProducerConsumer<I, O> {
 
   /** The number of buffered output events. */
   get bufferedCount(): number {
-    return this.#core.bufferedCount;
+    return this.#core.outlet!.bufferedCount;
+  }
+
+  /**
+   * The stage's input as a `WritableStream` of single events, as a
+   * `TransformStream`'s `writable`: the same stream on every access. Written
+   * events reach `handleEvents` through an inlet subscription with
+   * `maxDemand` = `writableStrategy.highWaterMark`, so `source.pipeThrough(stage)`
+   * is paced by the stage's demand. Closing it ends the stage's input: the
+   * stage handles everything written, then, if it has no other upstream,
+   * ends normally and its `readable` closes (`writer.close()` resolves once
+   * every written event has been handled). Aborting it stops the stage with
+   * the reason; a stage that fails errors it.
+   */
+  get writable(): WritableStream<I> {
+    return this.#writable ??= consumerWritable<I>(this.#core, this.#writableHwm);
+  }
+
+  /**
+   * The stage's output as a `ReadableStream` of single events, as a
+   * `TransformStream`'s `readable`: the same stream on every access,
+   * subscribed (with `maxDemand` = `readableStrategy.highWaterMark`) on its
+   * first read. It closes when the stage ends normally and errors when it
+   * fails. Cancelling it when it is the stage's only subscriber stops the
+   * stage and errors its `writable` with the reason, so cancellation reaches
+   * the source of a pipe chain.
+   *
+   * @example A producer-consumer in a pipe chain
+   * ```ts
+   * import { ProducerConsumer } from "@webstage/webstage";
+   * import assert from "node:assert/strict";
+   *
+   * const upper = new ProducerConsumer<string, string>({
+   *   handleEvents: (words) => words.map((word) => word.toUpperCase()),
+   * });
+   * const source = new ReadableStream<string>({
+   *   start(controller) {
+   *     for (const word of ["web", "stage"]) controller.enqueue(word);
+   *     controller.close();
+   *   },
+   * });
+   * const out: string[] = [];
+   * await source.pipeThrough(upper).pipeTo(new WritableStream({ write: (w) => void out.push(w) }));
+   * assert.deepEqual(out, ["WEB", "STAGE"]);
+   * ```
+   */
+  get readable(): ReadableStream<O> {
+    return this.#readable ??= readableFace<O>(this.#core, this.#readableHwm);
   }
 
   /** Stops now with `reason` (default `"normal"`); resolves once stopped. */

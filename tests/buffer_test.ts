@@ -8,7 +8,8 @@ import { Producer, toReadableStream } from "../mod.ts";
 describe("EventBuffer (internal)", () => {
   it("BF7: taking from an empty buffer gives no events and releases nothing", () => {
     const buffer = new EventBuffer<number>(10, "last");
-    assert.deepEqual(buffer.take(5), { events: [], released: [] });
+    const empty = buffer.take(5);
+    assert.deepEqual([empty.events, empty.released], [[], []]);
     assert.equal(buffer.count, 0);
     assert.equal(buffer.empty, true);
   });
@@ -23,7 +24,8 @@ describe("EventBuffer (internal)", () => {
     const taken = buffer.take(10);
     assert.deepEqual(taken.events, [1, 2, 3]);
     assert.deepEqual(taken.released, ["first", "second", "third"]);
-    assert.deepEqual(buffer.take(10), { events: [4], released: [] });
+    const rest = buffer.take(10);
+    assert.deepEqual([rest.events, rest.released], [[4], []]);
   });
 });
 

@@ -60,10 +60,12 @@ describe("broadcast", () => {
     const source = countingSource(Infinity, 5);
     const outputs = broadcast(source.stream, 2, { maxDemand: 3 });
     const readers = outputs.map((output) => output.getReader());
-    for (const reader of readers) assert.deepEqual(await take(reader, 3), [0, 1, 2]);
-    for (const reader of readers) {
+    // Read together: an output that is not read holds the others back.
+    const read = async (reader: ReadableStreamDefaultReader<number>) => {
+      assert.deepEqual(await take(reader, 3), [0, 1, 2]);
       await assert.rejects(take(reader, Infinity), { message: "failed at 5" });
-    }
+    };
+    await Promise.all(readers.map(read));
   });
 
   it("rejects bad arguments before reading anything", () => {

@@ -208,7 +208,9 @@ describe("ProducerConsumer demand", () => {
     // The next consumer gets the buffered events first, without a second ask upstream for them.
     const next = forwarder<number>([[pc, { maxDemand: 100, minDemand: 50 }]]);
     await next.until(1);
-    assert.equal(next.batches[0][0], handled);
+    // Events already sent to the consumer that left (at most one chunk of 5) went with it.
+    const first = next.batches[0][0];
+    assert.ok(first >= handled && first <= handled + 5, `first event ${first}, handled ${handled}`);
     await producer.stop();
     await next.consumer.closed;
   });

@@ -43,7 +43,8 @@ describe("Producer buffer", () => {
       producer.emit(letters("abcde"));
       producer.emit(letters("fgh"));
     });
-    assert.deepEqual(warnings, ["Producer has discarded 3 events from its buffer"]);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /^Producer#\d+ has discarded 3 events from its buffer$/);
     const { consumer, batches, until } = forwarder<string>([[producer, {
       maxDemand: 4,
       minDemand: 0,
@@ -60,7 +61,8 @@ describe("Producer buffer", () => {
       producer.emit(letters("abcde"));
       producer.emit(letters("fgh"));
     });
-    assert.deepEqual(warnings, ["Producer has discarded 3 events from its buffer"]);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /^Producer#\d+ has discarded 3 events from its buffer$/);
     const { consumer, batches, until } = forwarder<string>([[producer, {
       maxDemand: 4,
       minDemand: 0,
@@ -124,7 +126,8 @@ describe("Producer buffer", () => {
         },
       });
       const warnings = await captureWarnings(() => producer.emit(letters("abcdefgh")));
-      assert.deepEqual(warnings, ["Producer has discarded 3 events from its buffer"]);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0], /^Producer#\d+ has discarded 3 events from its buffer$/);
       assert.deepEqual(counts, [3]);
       const { consumer, batches, until } = forwarder<string>([[producer, {
         maxDemand: 5,
@@ -140,7 +143,8 @@ describe("Producer buffer", () => {
   it("keeps 10 000 events by default and warns about the rest", async () => {
     const producer = new Producer<number>();
     const warnings = await captureWarnings(() => producer.emit(range(1, 10_006)));
-    assert.deepEqual(warnings, ["Producer has discarded 5 events from its buffer"]);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /^Producer#\d+ has discarded 5 events from its buffer$/);
     assert.equal(producer.bufferedCount, 10_000);
     const { consumer, batches, until } = forwarder<number>([[producer, {
       maxDemand: 3,
