@@ -465,7 +465,7 @@ async function main(): Promise<void> {
     scenarios.some((s) => label(s) === goal.subject) || skipped.has(goal.subject) ||
     (options.filter === undefined && !options.targetsOnly)
   );
-  const results = verdicts(wanted, rows, skipped, runtime);
+  const results = verdicts(wanted, rows, skipped, runtime, kind);
   if (options.json) {
     for (const v of results) write(JSON.stringify(v) + "\n");
   }
