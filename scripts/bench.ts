@@ -1,4 +1,4 @@
-// Usage: npm run bench -- [filter] [--n <count>] [--runs <k>] [--json] [--memory]
+// Usage: npm run bench -- [filter] [--quick] [--n <count>] [--runs <k>] [--json] [--memory]
 //
 // webstage against GenStage's own benchmark scenarios and the JS peers, in
 // one run on one runtime (Node 20 via scripts/run_ts.mjs, Node 24, Deno, Bun):
@@ -8,15 +8,26 @@
 //   node_modules/.bin/deno run -A scripts/bench.ts
 //   node_modules/.bin/bun scripts/bench.ts
 //
-// Every run checks the count and the sum of what was consumed; a wrong
-// answer (or a pipeline that never finishes) exits non-zero. Missed
-// performance targets are reported as MISS but never fail the run.
+// The timed runs go in rounds (each round runs every selected scenario once),
+// so a burst of load on a shared machine hits subjects and peers alike and the
+// ratios of one run stay comparable. Every run checks the count and the sum of
+// what was consumed; a wrong answer (or a pipeline that never finishes) exits
+// non-zero. Missed performance targets are reported as MISS but never fail
+// the run.
 
 import { dispatcherPeers, fanOutPeers, loadNodeStream, rtwPeers, rwPeers } from "./_bench/peers.ts";
 import { broadcastAvailable, broadcastTwo, webstageScenarios } from "./_bench/webstage.ts";
 import { stall, type StallResult } from "./_bench/memory.ts";
 import { label, type Scenario } from "./_bench/scenario.ts";
-import { genStage, type Row, verdicts } from "./_bench/targets.ts";
+import {
+  FACES,
+  genStage,
+  peersOf,
+  type Row,
+  targets,
+  verdictLine,
+  verdicts,
+} from "./_bench/targets.ts";
 import {
   clock,
   collect,
@@ -41,22 +52,31 @@ interface Options {
   readonly json: boolean;
   readonly memory: boolean;
   readonly cpuTime: boolean;
+  readonly sequential: boolean;
+  /** Only the scenarios the targets compare (`--quick`). */
+  readonly targetsOnly: boolean;
   readonly filter: string | undefined;
 }
 
 /** The fastest and slowest timed run of each row, for the table's spread column. */
 const extremes = new WeakMap<Row, { min: number; max: number }>();
 
-const USAGE = `Usage: bench [filter] [--n <count>] [--runs <k>] [--json] [--memory] [--cpu-time]
+const USAGE = `Usage: bench [filter] [--quick] [--n <count>] [--runs <k>] [--json] [--memory]
+             [--cpu-time] [--sequential]
 
   filter        run only the scenarios whose label contains this text (case-insensitive),
                 e.g. "P->C", "@10", "webstage", "Dispatcher", and the peers their ratios need
+  --quick       only the scenarios the targets compare, with --n 2000000 --runs 7 unless
+                given (about a minute on Node 24)
   --n <count>   events per run for full-size scenarios (default 5000000); slow ones
                 (per-event streams, maxDemand 10, fan-out helpers) take a fixed share of it
-  --runs <k>    timed runs per scenario, after one warm-up run (default 7); the median counts
-  --json        one JSON object per scenario per line on stdout (notes go to stderr)
+  --runs <k>    timed runs per scenario, after one warm-up run (default 9); the median counts
+  --json        one JSON object per scenario, then one per target ({"kind":"ratio",...}),
+                per line on stdout (notes go to stderr)
   --cpu-time    time runs by process CPU time instead of wall time (steadier on a busy
                 machine; counts GC and compiler threads too)
+  --sequential  all runs of a scenario back to back, scenario after scenario, instead of
+                in rounds (ratios then suffer more from changes of load on a shared machine)
   --memory      also report peak heap growth per scenario (one extra run each) and the
                 stalled-reader test: broadcast(source, 2) against tee()
 `;
@@ -65,7 +85,8 @@ const USAGE = `Usage: bench [filter] [--n <count>] [--runs <k>] [--json] [--memo
 const MAX_EVENTS = 90_000_000;
 
 function parse(args: string[]): Options {
-  let n = 5_000_000, runs = 7, json = false, memory = false, cpuTime = false;
+  let n: number | undefined, runs: number | undefined;
+  let json = false, memory = false, cpuTime = false, sequential = false, quick = false;
   let filter: string | undefined;
   const count = (flag: string, value: string | undefined, min: number): number => {
     const parsed = Number(value?.replaceAll("_", ""));
@@ -81,27 +102,43 @@ function parse(args: string[]): Options {
     if (flag === "--json") json = true;
     else if (flag === "--memory") memory = true;
     else if (flag === "--cpu-time") cpuTime = true;
+    else if (flag === "--sequential") sequential = true;
+    else if (flag === "--quick") quick = true;
     else if (flag === "--n") n = count("--n", inline ?? args[++i], 1);
     else if (flag === "--runs") runs = count("--runs", inline ?? args[++i], 1);
     else if (flag === "--help" || flag === "-h") {
       write(USAGE);
-      return { n, runs, json, memory, cpuTime, filter: "\0help" };
+      return {
+        n: 0,
+        runs: 0,
+        json,
+        memory,
+        cpuTime,
+        sequential,
+        targetsOnly: quick,
+        filter: "\0help",
+      };
     } else if (flag.startsWith("-")) throw new TypeError(`Unknown option ${flag}\n\n${USAGE}`);
     else if (filter === undefined) filter = flag.toLowerCase();
     else throw new TypeError(`Only one filter is allowed: got "${filter}" and "${flag}"`);
   }
+  n ??= quick ? 2_000_000 : 5_000_000;
+  runs ??= quick ? 7 : 9;
   if (n > MAX_EVENTS) {
     throw new RangeError(
       `--n must be <= ${MAX_EVENTS} so that every sum stays exact: current value is ${n}`,
     );
   }
-  return { n, runs, json, memory, cpuTime, filter };
+  return { n, runs, json, memory, cpuTime, sequential, targetsOnly: quick, filter };
 }
 
 /** Scenario groups in table order: peers first, so each webstage row can show its ratio. */
 const groups: readonly (readonly Scenario[])[] = [
   [...rwPeers, ...webstageScenarios.filter((s) => s.name === "webstage P->C")],
-  [...rtwPeers, ...webstageScenarios.filter((s) => s.name === "webstage P->PC->C")],
+  [
+    ...rtwPeers,
+    ...webstageScenarios.filter((s) => s.name === "webstage P->PC->C" || s.name === FACES),
+  ],
   [...dispatcherPeers, ...webstageScenarios.filter((s) => s.name.includes("Dispatcher"))],
   [...fanOutPeers, ...webstageScenarios.filter((s) => s.name.includes("broadcast("))],
 ];
@@ -135,16 +172,66 @@ async function runOnce(scenario: Scenario, n: number, probe = NO_PROBE): Promise
   return seconds;
 }
 
-async function measure(scenario: Scenario, options: Options, runtime: string): Promise<Row> {
-  const n = Math.min(MAX_EVENTS, Math.max(1, Math.round(options.n * scenario.scale)));
-  await runOnce(scenario, Math.max(1, Math.round(n / 5)));
-  const times: number[] = [];
-  for (let k = 0; k < options.runs; k++) {
-    // A full collection before each timed run, where the runtime allows it, so that
-    // one run (or scenario) does not pay for the garbage of the one before.
-    collect();
-    times.push(await runOnce(scenario, n));
+/** The events per run of a scenario: its share of `--n`. */
+function size(scenario: Scenario, options: Options): number {
+  return Math.min(MAX_EVENTS, Math.max(1, Math.round(options.n * scenario.scale)));
+}
+
+/**
+ * Times `runs` runs of every scenario after one warm-up run each (a fifth of
+ * the size), in rounds or (with `--sequential`) scenario by scenario. A
+ * scenario that fails is reported through `failure` and runs no more.
+ */
+async function timeAll(
+  scenarios: readonly Scenario[],
+  options: Options,
+  failure: (scenario: Scenario, error: unknown) => void,
+): Promise<Map<Scenario, number[]>> {
+  const times = new Map<Scenario, number[]>();
+  const attempt = async (scenario: Scenario, n: number, timed: boolean) => {
+    if (!times.has(scenario)) return;
+    try {
+      // A full collection before each timed run, where the runtime allows it, so that
+      // one run (or scenario) does not pay for the garbage of the one before.
+      if (timed) collect();
+      const seconds = await runOnce(scenario, n);
+      if (timed) times.get(scenario)!.push(seconds);
+    } catch (error) {
+      times.delete(scenario);
+      failure(scenario, error);
+    }
+  };
+  for (const scenario of scenarios) times.set(scenario, []);
+  const progress = (text: string) => {
+    if (!options.json) write(text, "stderr");
+  };
+  if (options.sequential) {
+    for (const scenario of scenarios) {
+      await attempt(scenario, Math.max(1, Math.round(size(scenario, options) / 5)), false);
+      for (let k = 0; k < options.runs; k++) await attempt(scenario, size(scenario, options), true);
+      progress(".");
+    }
+  } else {
+    for (const scenario of scenarios) {
+      await attempt(scenario, Math.max(1, Math.round(size(scenario, options) / 5)), false);
+    }
+    progress(`warm-up done; rounds:`);
+    for (let k = 0; k < options.runs; k++) {
+      for (const scenario of scenarios) await attempt(scenario, size(scenario, options), true);
+      progress(` ${k + 1}`);
+    }
   }
+  progress("\n\n");
+  return times;
+}
+
+async function rowOf(
+  scenario: Scenario,
+  times: readonly number[],
+  options: Options,
+  runtime: string,
+): Promise<Row> {
+  const n = size(scenario, options);
   const medianSeconds = median(times);
   const row: Row = {
     runtime,
@@ -153,7 +240,8 @@ async function measure(scenario: Scenario, options: Options, runtime: string): P
     maxDemand: scenario.maxDemand,
     eventsPerSecond: n / medianSeconds,
     medianSeconds,
-    runs: options.runs,
+    runs: times.length,
+    runSeconds: times,
     ...(options.cpuTime ? { clock: "cpu" as const } : {}),
   };
   extremes.set(row, { min: Math.min(...times), max: Math.max(...times) });
@@ -286,6 +374,10 @@ async function stallSection(options: Options, note: (text: string) => void): Pro
   }
 }
 
+function describe(error: unknown): string {
+  return error instanceof Error ? error.stack ?? error.message : String(error);
+}
+
 async function main(): Promise<void> {
   const options = parse(scriptArgs());
   if (options.filter === "\0help") return;
@@ -300,48 +392,61 @@ async function main(): Promise<void> {
         (options.memory ? " and heap figures include uncollected garbage" : ""),
     );
   }
+  const all = groups.flat();
+  const goals = targets(all, kind).filter((goal) => !options.targetsOnly || goal.issue === 15);
   const matches = (s: Scenario) =>
-    options.filter === undefined || label(s).toLowerCase().includes(options.filter);
+    (options.filter === undefined || label(s).toLowerCase().includes(options.filter)) &&
+    (!options.targetsOnly || goals.some((goal) => goal.subject === label(s)));
   // A filtered run also measures the peers of the scenarios it selects, so ratios stay defined.
-  const peers = new Set(groups.flat().filter(matches).flatMap((s) => [s.peer, s.perEventPeer]));
+  // (`--quick` only those of the targets: the table's peer column may stay empty.)
+  const peers = new Set(
+    all.filter(matches).flatMap((s) => [
+      ...(options.targetsOnly ? [] : [s.peer, s.perEventPeer]),
+      ...peersOf(goals, label(s)),
+    ]),
+  );
   const selected = (s: Scenario) => matches(s) || peers.has(label(s));
+  const skipped = new Map<string, string>();
+  const scenarios: Scenario[] = [];
+  for (const scenario of all.filter(selected)) {
+    const reason = scenario.skip?.();
+    if (reason === undefined) scenarios.push(scenario);
+    else {
+      skipped.set(label(scenario), reason);
+      note(`skip: ${label(scenario)}: ${reason}`);
+    }
+  }
   if (!options.json) {
     write(
-      `webstage benchmark on ${runtime}: --n ${options.n}, ${options.runs} runs + 1 warm-up per scenario, ` +
+      `webstage benchmark on ${runtime}: --n ${options.n}, ${options.runs} runs + 1 warm-up per scenario` +
+        `${options.sequential ? ", scenario by scenario" : ", in rounds"}, ` +
         `median ${options.cpuTime ? "CPU" : "wall"} time.\n` +
         `spread = (slowest - fastest run) / median; ratio = events/s over the peer's in this run;\n` +
         `GenStage = over GenStage 1.3.2's figure from issue 6. The machine may be shared: figures are noisy.\n\n`,
     );
-    write(header(options.memory));
   }
-  const rows = new Map<string, Row>();
   let failed = false;
-  for (const group of groups) {
-    for (const scenario of group) {
-      if (!selected(scenario)) continue;
-      const reason = scenario.skip?.();
-      if (reason !== undefined) {
-        note(`skip: ${label(scenario)}: ${reason}`);
-        continue;
-      }
-      let row: Row;
-      try {
-        row = await measure(scenario, options, runtime);
-      } catch (error) {
-        failed = true;
-        const kind = error instanceof WrongResult ? "WRONG RESULT" : "FAILED";
-        write(
-          `\n!!! ${kind}: ${label(scenario)}: ${
-            error instanceof Error ? error.stack ?? error.message : error
-          }\n\n`,
-          "stderr",
-        );
-        continue;
-      }
-      rows.set(label(scenario), row);
-      if (options.json) write(JSON.stringify(row) + "\n");
-      else write(line(scenario, row, rows, options.memory));
+  const times = await timeAll(scenarios, options, (scenario, error) => {
+    failed = true;
+    const kind = error instanceof WrongResult ? "WRONG RESULT" : "FAILED";
+    write(`\n!!! ${kind}: ${label(scenario)}: ${describe(error)}\n\n`, "stderr");
+  });
+  if (!options.json) write(header(options.memory));
+  const rows = new Map<string, Row>();
+  for (const scenario of scenarios) {
+    const measured = times.get(scenario);
+    if (measured === undefined) continue;
+    let row: Row;
+    try {
+      row = await rowOf(scenario, measured, options, runtime);
+    } catch (error) {
+      failed = true;
+      write(`\n!!! FAILED: ${label(scenario)} (--memory run): ${describe(error)}\n\n`, "stderr");
+      continue;
     }
+    rows.set(label(scenario), row);
+    if (options.json) write(JSON.stringify(row) + "\n");
+    else write(line(scenario, row, rows, options.memory));
   }
   if (
     options.memory &&
@@ -352,18 +457,28 @@ async function main(): Promise<void> {
       await stallSection(options, note);
     } catch (error) {
       failed = true;
-      write(
-        `\n!!! FAILED: stalled-reader test: ${error instanceof Error ? error.stack : error}\n\n`,
-        "stderr",
-      );
+      write(`\n!!! FAILED: stalled-reader test: ${describe(error)}\n\n`, "stderr");
     }
   }
-  const results = verdicts(rows, groups.flat(), kind).filter((v) =>
-    v.status !== "SKIP" || options.filter === undefined
+  // Targets whose subject was not selected are left out of a filtered run.
+  const wanted = goals.filter((goal) =>
+    scenarios.some((s) => label(s) === goal.subject) || skipped.has(goal.subject) ||
+    (options.filter === undefined && !options.targetsOnly)
   );
-  if (results.length > 0) {
-    note(`\nTargets of issue 6 on ${runtime} (ratios in this run; a MISS does not fail the run):`);
-    for (const v of results) note(`  ${pad(v.status, 4)}  ${pad(v.target, 88)} ${v.detail}`);
+  const results = verdicts(wanted, rows, skipped, runtime, kind);
+  if (options.json) {
+    for (const v of results) write(JSON.stringify(v) + "\n");
+  }
+  for (const issue of [15, 6]) {
+    const some = results.filter((v) => v.issue === issue);
+    if (some.length === 0) continue;
+    note(
+      issue === 15
+        ? `\nTargets of issue 15 on ${runtime}: ratio of the medians in this run, ` +
+          `[lowest-highest ratio of one round]; a MISS does not fail the run:`
+        : `\nEarlier targets (issue 6) on ${runtime}:`,
+    );
+    for (const v of some) note(verdictLine(v));
   }
   if (failed) {
     write(

@@ -5,9 +5,14 @@
 // 1. package.json's name-independent fields (version, exports) are derived
 //    from deno.json, the one source of truth; a mismatch fails the build
 //    (`--sync` rewrites package.json instead).
-// 2. tsc compiles mod.ts and src/ to dist/ (ESM + .d.ts, web types only);
+// 2. tsc compiles mod.ts and src/ to dist/ (ESM + .d.ts, web types only,
+//    `stripInternal`: no `@internal` declaration reaches the .d.ts files);
 //    the .d.ts files' "./x.ts" specifiers become "./x.js" (TypeScript issue
-//    61037), so TypeScript consumers older than 5.7 resolve them too.
+//    61037), so TypeScript consumers older than 5.7 resolve them too, and
+//    the JSDoc examples in .js and .d.ts import "webstage" (the npm name)
+//    instead of "@webstage/webstage" (the JSR name). A declaration file that
+//    still says `@internal`, or any file that still names the JSR package,
+//    fails the build.
 // 3. publint --strict and attw --pack . --profile esm-only.
 // 4. npm pack, install the tarball into a fresh temporary project, then run
 //    a pipeline that imports "webstage" from Node and type-check a
@@ -80,15 +85,30 @@ const walk = (dir) =>
     return statSync(path).isDirectory() ? walk(path) : [path];
   });
 let rewritten = 0;
-for (const file of walk(join(root, "dist")).filter((path) => path.endsWith(".d.ts"))) {
+let renamed = 0;
+const stale = [];
+for (const file of walk(join(root, "dist"))) {
+  const declaration = file.endsWith(".d.ts");
   const text = readFileSync(file, "utf8");
-  const fixed = text.replace(/(from\s+["']\.{1,2}\/[^"']*?)\.ts(["'])/g, "$1.js$2");
-  if (fixed !== text) {
-    writeFileSync(file, fixed);
-    rewritten++;
-  }
+  let fixed = declaration
+    ? text.replace(/(from\s+["']\.{1,2}\/[^"']*?)\.ts(["'])/g, "$1.js$2")
+    : text;
+  if (fixed !== text) rewritten++;
+  const examples = fixed.replace(/(from\s+["'])@webstage\/webstage(["'])/g, `$1${pkg.name}$2`);
+  if (examples !== fixed) renamed++;
+  fixed = examples;
+  if (fixed !== text) writeFileSync(file, fixed);
+  if (fixed.includes("@webstage/webstage")) stale.push(`${file}: names @webstage/webstage`);
+  if (declaration && /@internal\b/.test(fixed)) stale.push(`${file}: declares @internal`);
 }
-console.log(`dist/ built; .ts specifiers rewritten in ${rewritten} declaration files`);
+if (stale.length) {
+  console.error(stale.join("\n"));
+  process.exit(1);
+}
+console.log(
+  `dist/ built; .ts specifiers rewritten in ${rewritten} declaration files; ` +
+    `examples import "${pkg.name}" in ${renamed} files; no @internal declarations`,
+);
 
 // 3. package linters
 step("publint --strict");

@@ -21,6 +21,9 @@ const checks = [
     "-p",
     "tsconfig.web.json",
   ]],
+  ["tests/CODES.md has every catalogue code cited by a test name", process.execPath, [
+    join(root, "scripts", "check_codes.mjs"),
+  ]],
   ["deno publish --dry-run (JSR slow types)", deno, ["publish", "--dry-run", "--allow-dirty"]],
   ["deno test --doc (every documentation example)", deno, [
     "test",

@@ -14,6 +14,7 @@ import {
   once,
   readSum,
   type Scenario,
+  singleSource,
   sumInto,
 } from "./scenario.ts";
 
@@ -55,17 +56,6 @@ function batchedDoubler(size: number): TransformStream<number[], number[]> {
   );
 }
 
-/** A ReadableStream of 0..n-1, one event per chunk and per pull (default strategy). */
-function singleSource(n: number): ReadableStream<number> {
-  let next = 0;
-  return new ReadableStream<number>({
-    pull(controller) {
-      controller.enqueue(next++);
-      if (next === n) controller.close();
-    },
-  });
-}
-
 function singleSink(tally: Tally, probe: Probe): WritableStream<number> {
   return new WritableStream<number>({
     write(event) {
@@ -86,6 +76,30 @@ function batchedRW(size: number): Scenario {
       const tally = { count: 0, sum: 0 };
       await batchedSource(n, size).pipeTo(batchedSink(size, tally, probe));
       return tally;
+    },
+  };
+}
+
+/**
+ * One batched ReadableStream read to its end by a hand-written reader loop,
+ * with no WritableStream and no pipe: what hand-batched web streams cost at
+ * the least, the room a stage has above `pipeTo`.
+ */
+function batchedReaderLoop(size: number): Scenario {
+  return {
+    name: "web streams batched reader loop",
+    maxDemand: size,
+    scale: size >= 100 ? 1 : 0.1,
+    expect: once,
+    async run(n, probe) {
+      const tally = { count: 0, sum: 0 };
+      const reader = batchedSource(n, size).getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return tally;
+        sumInto(tally, value);
+        probe();
+      }
     },
   };
 }
@@ -353,6 +367,9 @@ export const rwPeers: readonly Scenario[] = [
   batchedRW(1000),
   batchedRW(100),
   batchedRW(10),
+  batchedReaderLoop(1000),
+  batchedReaderLoop(100),
+  batchedReaderLoop(10),
   perEventRW,
   nodeRW(1000),
   nodeRW(null),

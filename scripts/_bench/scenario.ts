@@ -67,6 +67,17 @@ export function double(events: readonly number[]): number[] {
   return out;
 }
 
+/** A ReadableStream of 0..n-1, one event per chunk and per pull (default strategy). */
+export function singleSource(n: number): ReadableStream<number> {
+  let next = 0;
+  return new ReadableStream<number>({
+    pull(controller) {
+      controller.enqueue(next++);
+      if (next === n) controller.close();
+    },
+  });
+}
+
 /** A per-event ReadableStream of 0..n-1 that fills its queue (HWM 1000) on each pull. */
 export function eventSource(n: number): ReadableStream<number> {
   let next = 0;

@@ -14,6 +14,7 @@ import {
   once,
   readSum,
   type Scenario,
+  singleSource,
   sumInto,
 } from "./scenario.ts";
 
@@ -147,7 +148,7 @@ const broadcastDispatcher: Scenario = {
   name: "webstage BroadcastDispatcher->2",
   maxDemand: 1000,
   scale: 1,
-  peer: "web streams batched R->W @1000",
+  peer: "webstage DemandDispatcher->2 @1000",
   perEventPeer: "web streams tee()",
   skip: missing("BroadcastDispatcher"),
   expect: (n) => copies(n, 2),
@@ -165,7 +166,7 @@ const partitionDispatcher: Scenario = {
   name: "webstage PartitionDispatcher(x%4)->4",
   maxDemand: 1000,
   scale: 1,
-  peer: "web streams batched R->W @1000",
+  peer: "webstage DemandDispatcher->4 @1000",
   perEventPeer: "web streams per-event R->4 W (x%4)",
   skip: missing("PartitionDispatcher"),
   expect: once,
@@ -177,6 +178,73 @@ const partitionDispatcher: Scenario = {
       summer(tally, probe, producer, { maxDemand: 1000, partition })
     );
     await closedAll(all);
+    return tally;
+  },
+};
+
+/** The DESIGN §5.1 faces, looked up at run time: the current core may not have them yet. */
+interface Faces {
+  readonly readable?: unknown;
+  readonly writable?: unknown;
+}
+
+let facesReason: string | undefined | null = null;
+
+/**
+ * Why the face pipeline cannot run (`ProducerConsumer` without `readable` and
+ * `writable`, or `Consumer` without `writable`), or undefined when it can.
+ * Looks once, on a throwaway producer-consumer and consumer that it stops.
+ */
+function facesMissing(): string | undefined {
+  if (facesReason !== null) return facesReason;
+  const pc = new webstage.ProducerConsumer<number, number>({ handleEvents: double });
+  const consumer = new webstage.Consumer<number>({ handleEvents() {} });
+  try {
+    const stage = pc as unknown as Faces, sink = consumer as unknown as Faces;
+    const missing = [
+      stage.writable instanceof WritableStream ? "" : "ProducerConsumer.writable",
+      stage.readable instanceof ReadableStream ? "" : "ProducerConsumer.readable",
+      sink.writable instanceof WritableStream ? "" : "Consumer.writable",
+    ].filter((name) => name !== "");
+    facesReason = missing.length === 0
+      ? undefined
+      : `n/a: the core has no ${missing.join(", ")} (DESIGN 5.1) yet`;
+  } catch (error) {
+    facesReason = `n/a: reading the stream faces threw ${error}`;
+  } finally {
+    pc.stop().catch(() => {});
+    consumer.stop().catch(() => {});
+  }
+  return facesReason;
+}
+
+/**
+ * The per-event face pipeline of DESIGN §5.1: the per-event source of the
+ * `web streams per-event R->T->W` peer, through a producer-consumer's
+ * `{ writable, readable }` pair, into a consumer's `writable`, with default
+ * strategies (highWaterMark 1000). `pipeTo` resolves once the consumer has
+ * handled every event; the consumer then ends normally.
+ */
+const facePipeline: Scenario = {
+  name: "webstage faces R->PC->C.writable",
+  maxDemand: null,
+  scale: 0.02,
+  peer: "web streams per-event R->T->W",
+  skip: facesMissing,
+  expect: doubled,
+  async run(n, probe) {
+    const tally = { count: 0, sum: 0 };
+    const pc = new webstage.ProducerConsumer<number, number>({ handleEvents: double });
+    const consumer = new webstage.Consumer<number>({
+      handleEvents(events) {
+        sumInto(tally, events);
+        probe();
+      },
+    });
+    const pair = pc as unknown as ReadableWritablePair<number, number>;
+    const inlet = (consumer as unknown as { writable: WritableStream<number> }).writable;
+    await singleSource(n).pipeThrough(pair).pipeTo(inlet);
+    await consumer.closed;
     return tally;
   },
 };
@@ -208,6 +276,7 @@ export const webstageScenarios: readonly Scenario[] = [
   demandDispatcher(4),
   broadcastDispatcher,
   partitionDispatcher,
+  facePipeline,
   broadcastHelper,
 ];
 
