@@ -145,7 +145,9 @@ class WritableInlet<T> implements ProducerEnd {
     if (this.#credit > 0) return this.#hold(event);
     return new Promise<void>((resolve, reject) => {
       this.#waiting = { resolve, reject };
-    }).then(() => this.#hold(event));
+    }).then(() => {
+      if (!this.#failed) this.#hold(event);
+    });
   }
 
   close(): Promise<void> {
@@ -190,7 +192,9 @@ class WritableInlet<T> implements ProducerEnd {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#held = [];
     this.#controller?.error(error);
-    this.#waiting?.reject(error);
+    // The stream is errored already: a write waiting for demand just ends
+    // (rejecting it too would be one more rejection for nobody).
+    this.#waiting?.resolve();
     this.#waiting = undefined;
     this.#closing?.reject(error);
     this.#closing = undefined;

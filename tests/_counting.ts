@@ -1,6 +1,6 @@
 // Sources that count what is pulled from them, for the fan-out and memory tests.
 
-import { settle } from "./_helpers.ts";
+import { currentStreams, settle } from "./_helpers.ts";
 
 /** A ReadableStream of 0, 1, 2, … (up to `limit`) that counts its pulls. */
 export interface CountingSource {
@@ -19,7 +19,7 @@ export interface CountingSource {
 export function countingSource(limit = Infinity, failAt = Infinity): CountingSource {
   let pulled = 0;
   const cancels: unknown[] = [];
-  const stream = new ReadableStream<number>({
+  const stream = new (currentStreams().ReadableStream)<number>({
     pull(controller) {
       if (pulled === failAt) controller.error(new Error(`failed at ${failAt}`));
       else if (pulled >= limit) controller.close();

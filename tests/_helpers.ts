@@ -1,6 +1,8 @@
 // Helpers shared by the tests. Web-platform only: the suite also runs in
 // headless Chromium and workerd.
 
+import { type StreamClasses, useStreams } from "../mod.ts";
+
 /** A promise with its resolve and reject functions exposed. */
 export interface Deferred<T> {
   readonly promise: Promise<T>;
@@ -41,3 +43,22 @@ export function range(from: number, to: number): number[] {
   for (let i = from; i < to; i++) result.push(i);
   return result;
 }
+
+/**
+ * The stream classes webstage builds its streams from now (the polyfill's on
+ * the polyfill lane): a test's own streams must be of the same kind to be
+ * piped into a stage's.
+ */
+export function currentStreams(): StreamClasses {
+  const current = useStreams({ ReadableStream, WritableStream, TransformStream });
+  useStreams(current);
+  return current;
+}
+
+/**
+ * True in workerd, whose pipeTo resolves (instead of rejecting) when its
+ * destination is errored by its controller, and reports the promise of
+ * pipeThrough's inner pipe as an unhandled rejection (both seen with the
+ * workerd of miniflare 4.20260426, also with native TransformStreams).
+ */
+export const inWorkerd: boolean = globalThis.navigator?.userAgent === "Cloudflare-Workers";
