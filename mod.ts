@@ -32,7 +32,10 @@
 export type {
   CancelMode,
   PartitionKey,
+  Source,
+  SubscribeMode,
   SubscribeOptions,
+  SubscribeTo,
   Subscription,
 } from "./src/subscription.ts";
 export type { Dispatcher, DispatcherHost } from "./src/dispatcher.ts";
@@ -46,13 +49,7 @@ export {
   type PartitionDispatcherOptions,
 } from "./src/dispatchers/partition_dispatcher.ts";
 export { type Events, type FromOptions, Producer, type ProducerOptions } from "./src/producer.ts";
-export {
-  Consumer,
-  type ConsumerOptions,
-  type Source,
-  type SubscribeMode,
-  type SubscribeTo,
-} from "./src/consumer.ts";
+export { Consumer, type ConsumerOptions } from "./src/consumer.ts";
 export { ProducerConsumer, type ProducerConsumerOptions } from "./src/producer_consumer.ts";
 export { toReadableStream, type ToReadableStreamOptions } from "./src/streams.ts";
 export {

@@ -2,13 +2,32 @@
 // number of items from an iterable, an async iterable or a ReadableStream
 // (GenStage's from_enumerable).
 
-import type { FromOptions, Producer, ProducerOptions } from "./producer.ts";
+import type { Dispatcher } from "./dispatcher.ts";
 import { CALL, type MaybePromise, then } from "./_core.ts";
 import { sourceCore } from "./_config.ts";
 import { ignore } from "./_streams.ts";
 import * as v from "./_validate.ts";
 
-type ProducerClass = new <T>(options: ProducerOptions<T>) => Producer<T>;
+/** What Producer.from needs of the Producer class (passed in, so no import runs back up). */
+interface FromProducer {
+  close(): Promise<void>;
+  stop(reason?: unknown): Promise<void>;
+  readonly closed: Promise<void>;
+}
+
+/** The options Producer.from accepts (FromOptions, in src/producer.ts). */
+interface Options<T> {
+  readonly onCancel?: unknown;
+  readonly dispatcher?: Dispatcher<T>;
+  readonly demand?: "forward" | "accumulate";
+  readonly signal?: AbortSignal;
+  readonly acknowledge?: (events: T[], handled: boolean) => void;
+  readonly name?: string;
+}
+
+/** The Producer class, given the options Producer.from builds. */
+// deno-lint-ignore no-explicit-any
+type ProducerClass<P extends FromProducer> = new (options: any) => P;
 
 /** What one pull from the source gave: the items read, and whether it ended or failed after them. */
 interface Taken<T> {
@@ -23,13 +42,13 @@ interface Puller<T> {
 }
 
 /** The body of `Producer.from`. */
-export function producerFrom<T>(
-  ProducerClass: ProducerClass,
+export function producerFrom<T, P extends FromProducer>(
+  ProducerClass: ProducerClass<P>,
   source: Iterable<T> | AsyncIterable<T> | ReadableStream<T>,
-  options?: FromOptions<T>,
-): Producer<T> {
+  options?: Options<T>,
+): P {
   const action = "create a Producer from a source";
-  const o = v.options<FromOptions<T>>(action, "options", options);
+  const o = v.options<Options<T>>(action, "options", options);
   const onCancel = v.oneOf(
     action,
     "onCancel",
@@ -40,13 +59,13 @@ export function producerFrom<T>(
   // only once the producer's options have been accepted.
   const open = puller<T>(action, source);
   let exhausted = false;
-  const producer: Producer<T> = new ProducerClass<T>({
+  const producer: P = new ProducerClass({
     dispatcher: o.dispatcher,
     demand: o.demand,
     signal: o.signal,
     acknowledge: o.acknowledge,
     name: o.name,
-    handleDemand: (demand) => {
+    handleDemand: (demand: number) => {
       if (exhausted) return;
       return then(pull.take(demand), ({ events, done, error }) => {
         if (error !== undefined) {

@@ -1,19 +1,13 @@
-import type { SubscribeOptions, Subscription } from "./subscription.ts";
-import type { Producer } from "./producer.ts";
-import type { ProducerConsumer } from "./producer_consumer.ts";
+import type {
+  Source,
+  SubscribeMode,
+  SubscribeOptions,
+  SubscribeTo,
+  Subscription,
+} from "./subscription.ts";
 import type { StageCore } from "./_stage.ts";
 import { consumerConfig, startConsumer, subscribeTo } from "./_config.ts";
 import { consumerWritable } from "./_faces.ts";
-
-/** A stage a consumer can subscribe to. */
-// deno-lint-ignore no-explicit-any
-export type Source<T> = Producer<T> | ProducerConsumer<any, T>;
-
-/** An entry of `subscribeTo`: a source, or a source with subscription options. */
-export type SubscribeTo<T> = Source<T> | readonly [Source<T>, SubscribeOptions<T>];
-
-/** What a consumer-side `handleSubscribe` may answer: `"manual"` turns off automatic asks. */
-export type SubscribeMode = "automatic" | "manual" | void;
 
 /** Options of a {@linkcode Consumer}. */
 export interface ConsumerOptions<T> {

@@ -1,5 +1,6 @@
 import type { SubscribeOptions, Subscription } from "./subscription.ts";
-import { Consumer, type Source, type SubscribeTo } from "./consumer.ts";
+import type { Source, SubscribeTo } from "./subscription.ts";
+import { Consumer } from "./consumer.ts";
 import { sourceCore } from "./_config.ts";
 import { Intensity, restartLimits } from "./supervisor.ts";
 import { isNormal, subscribeOptions } from "./_options.ts";

@@ -194,7 +194,7 @@ export class Producer<T> {
     source: Iterable<T> | AsyncIterable<T> | ReadableStream<T>,
     options?: FromOptions<T>,
   ): Producer<T> {
-    return producerFrom(Producer, source, options);
+    return producerFrom<T, Producer<T>>(Producer, source, options);
   }
 
   /**

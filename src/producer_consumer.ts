@@ -1,7 +1,12 @@
 import type { Dispatcher } from "./dispatcher.ts";
-import type { SubscribeOptions, Subscription } from "./subscription.ts";
+import type {
+  Source,
+  SubscribeMode,
+  SubscribeOptions,
+  SubscribeTo,
+  Subscription,
+} from "./subscription.ts";
 import type { Events } from "./producer.ts";
-import type { Source, SubscribeMode, SubscribeTo } from "./consumer.ts";
 import type { StageCore } from "./_stage.ts";
 import { consumerConfig, emitted, rawSubscribe, startConsumer, subscribeTo } from "./_config.ts";
 import { consumerWritable, readableFace } from "./_faces.ts";

@@ -6,7 +6,7 @@
  */
 
 import type { Producer } from "./producer.ts";
-import type { SubscribeTo } from "./consumer.ts";
+import type { SubscribeTo } from "./subscription.ts";
 import { entry } from "./_config.ts";
 import { eventStream } from "./_reader.ts";
 import * as v from "./_validate.ts";

@@ -112,3 +112,22 @@ export interface Subscription<T = unknown> {
    */
   cancel(reason?: unknown): void;
 }
+
+/**
+ * A stage a consumer can subscribe to: a `Producer<T>` or a
+ * `ProducerConsumer<unknown, T>` (anything else is refused at run time).
+ */
+export interface Source<T> {
+  /** A raw subscription to the stage's events, as a stream of batches. */
+  subscribe(options?: SubscribeOptions<T>): ReadableStream<T[]>;
+  /** The stage's events as a stream. */
+  readonly readable: ReadableStream<T>;
+  /** Settles when the stage stops. */
+  readonly closed: Promise<void>;
+}
+
+/** An entry of `subscribeTo`: a source, or a source with subscription options. */
+export type SubscribeTo<T> = Source<T> | readonly [Source<T>, SubscribeOptions<T>];
+
+/** What a consumer-side `handleSubscribe` may answer: `"manual"` turns off automatic asks. */
+export type SubscribeMode = "automatic" | "manual" | void;
