@@ -77,3 +77,13 @@ export {
   type TaskContext,
 } from "./src/consumer_supervisor.ts";
 export { RestartIntensityError } from "./src/errors.ts";
+export {
+  type Edge,
+  monitor,
+  type MonitorOptions,
+  type Observable,
+  type Snapshot,
+  type StageSnapshot,
+  type StageStats,
+  type SubscriptionStats,
+} from "./src/stats.ts";

@@ -49,6 +49,7 @@ function common(action: string, kind: StageKind, owner: object, o: Record<string
     handleCancel: v.callback<CoreConfig["handleCancel"]>(action, "handleCancel", o.handleCancel),
     handleInfo: v.callback<CoreConfig["handleInfo"]>(action, "handleInfo", o.handleInfo),
     terminate: v.callback<CoreConfig["terminate"]>(action, "terminate", o.terminate),
+    onError: v.callback<CoreConfig["onError"]>(action, "onError", o.onError),
     signal: v.signal(action, o.signal),
   };
 }

@@ -34,6 +34,7 @@ export interface CoreConfig {
   readonly producer?: NormalProducerOptions;
   readonly onDiscard?: (count: number) => boolean | void;
   readonly acknowledge?: (events: unknown[], handled: boolean) => void;
+  readonly onError?: (error: unknown) => void;
   readonly signal?: AbortSignal;
 }
 
@@ -82,6 +83,13 @@ export interface StageContext {
   close(): void;
   /** Stops now with `reason`. */
   stop(reason: unknown): void;
+  /**
+   * Stops now with `reason`, a failure from within (reported if nothing
+   * observes it); `from` names the upstream stage it comes from, if any.
+   */
+  fail(reason: unknown, from?: string): void;
+  /** Someone takes this stage's failure in hand (a consumer that stops with it). */
+  observe(): void;
   /** Reports events the stage discarded (onDiscard, else a warning). */
   reportDiscard(count: number): void;
 }

@@ -101,6 +101,7 @@ export function producerWritable<T>(core: StageCore, highWaterMark: number): Wri
 class WritableInlet<T> implements ProducerEnd {
   /** The writable itself: the inlet subscription's `producer`. */
   owner: object = {};
+  readonly name = "writable";
   readonly #core: StageCore;
   link!: Link<T>;
   #held: T[] = [];

@@ -72,7 +72,7 @@ export function producerFrom<T, P extends FromProducer>(
           // What was read is delivered first (it is dispatched when this
           // callback returns); the failure follows it.
           exhausted = true;
-          core.post({ k: CALL, call: () => void core.stop(error.reason) });
+          core.post({ k: CALL, call: () => core.fail(error.reason) });
         } else if (done) {
           exhausted = true;
           // close() stops once the events returned now have been delivered.
@@ -89,7 +89,7 @@ export function producerFrom<T, P extends FromProducer>(
   });
   const pull = open();
   const core = sourceCore(action, producer);
-  producer.closed.then(
+  core.closed.then(
     () => exhausted || pull.release(core.reason),
     (reason) => exhausted || pull.release(reason),
   );

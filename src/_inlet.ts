@@ -211,14 +211,18 @@ export class Inlet {
       if (ctx.closing || reason === "already_subscribed") return;
       if (link.closesWhenLast) {
         // A writable inlet: closing it ends the stage's input once no other upstream remains.
-        if (!isNormal(reason)) ctx.stop(reason);
+        if (!isNormal(reason)) ctx.fail(reason, link.source.name);
         else if (this.upstream.size === 0) ctx.close();
         return;
       }
       const mode = link.options.cancel;
       if (mode === "permanent" || (mode === "transient" && !isNormal(reason))) {
         if (isNormal(reason)) ctx.close();
-        else ctx.stop(reason);
+        else {
+          // The producer's failure goes on as this stage's: it is reported here if nobody observes it.
+          link.source.observe?.();
+          ctx.fail(reason, link.source.name);
+        }
       }
     });
   }

@@ -30,6 +30,10 @@ export interface ProducerEnd {
   cancelled(link: AnyLink, reason: unknown, redeliver: boolean): void;
   /** A tracked link's consumer has handled `events`, the oldest it held. */
   handled(link: AnyLink, events: unknown[]): void;
+  /** The producer's name, for stats. */
+  readonly name?: string;
+  /** The consumer takes the producer's failure in hand (it stops with it). */
+  observe?(): void;
 }
 
 /** The error for `ask` on an automatic subscription. */
@@ -152,6 +156,12 @@ export class Link<T> {
     }, { highWaterMark: options.maxDemand, size: batchSize });
   }
 
+  /** Events sent and waiting in the stream. */
+  get queued(): number {
+    const desired = this.#controller.desiredSize;
+    return desired === null ? 0 : this.options.maxDemand - desired;
+  }
+
   /** Whether the producer keeps what it sends until the consumer has handled it. */
   get tracked(): boolean {
     return this.#sent !== undefined;
@@ -182,7 +192,9 @@ export class Link<T> {
       this.consumer === null && !isNormal(reason) && this.options.cancel !== "temporary" &&
       reason !== "already_subscribed"
     ) {
-      // A stream reader sees the events sent before the failure, then the failure.
+      // A stream reader sees the events sent before the failure, then the
+      // failure: it has the failure in hand.
+      this.source.observe?.();
       this.#error = { reason };
       if (this.#controller.desiredSize === this.options.maxDemand) this.#controller.error(reason);
     } else {

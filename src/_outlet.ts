@@ -33,6 +33,7 @@ interface Unacked {
 
 export class Outlet implements ProducerEnd {
   readonly owner: object;
+  readonly name: string;
   readonly #ctx: StageContext;
   readonly #config: CoreConfig;
   readonly #dispatcher: Dispatcher<unknown>;
@@ -64,6 +65,7 @@ export class Outlet implements ProducerEnd {
     this.#ctx = ctx;
     this.#config = config;
     this.owner = config.owner;
+    this.name = config.name;
     this.#pc = config.kind === "ProducerConsumer";
     const options = config.producer!;
     this.#buffer = new EventBuffer(options.bufferSize, options.bufferKeep);
@@ -138,6 +140,10 @@ export class Outlet implements ProducerEnd {
       return;
     }
     this.#ctx.post({ k: CANCEL, link, reason, redeliver });
+  }
+
+  observe(): void {
+    this.#ctx.observe();
   }
 
   handled(_link: AnyLink, events: unknown[]): void {

@@ -4,6 +4,7 @@
 // close, immediate stop, terminate, and `closed`.
 
 import type { NormalSubscribeOptions } from "./_options.ts";
+import type { StageStats, SubscriptionStats } from "./stats.ts";
 import {
   ASK,
   CALL,
@@ -33,6 +34,11 @@ import { ignore } from "./_streams.ts";
 import * as v from "./_validate.ts";
 
 const cores = new WeakMap<object, StageCore>();
+
+/** A failure reason in a sentence: an Error's message, else the value shown. */
+function describe(reason: unknown): string {
+  return reason instanceof Error ? `${reason.name}: ${reason.message}` : v.show(reason);
+}
 
 /** The engine of a public stage object, or undefined if it is not one. */
 export function coreOf(stage: unknown): StageCore | undefined {
@@ -77,6 +83,14 @@ export class StageCore implements StageContext {
   /** The kind of the message being handled, to name a failing callback. */
   #handling = -1;
   #onAbort: (() => void) | undefined;
+  /** Someone has its failure in hand: `closed` was read, a supervisor watches, a consumer stopped with it. */
+  #observed = false;
+  /** The stop came from within (a callback, a failed upstream), not from whoever called stop(). */
+  #internal = false;
+  /** The upstream stage whose failure this stage stopped with. */
+  #failedFrom: string | undefined;
+  /** Events discarded (from the buffer, or held by a stranded closing stage). */
+  discarded = 0;
   /** Called once the stage has stopped, before `closed` settles (the faces end their streams). */
   onStop: ((reason: unknown) => void) | undefined;
   /** What the stage's writable errors with when it stops, if not its stop reason. */
@@ -95,7 +109,7 @@ export class StageCore implements StageContext {
     this.closed.then(ignore, ignore);
     this.#mailbox = new Mailbox<Message>(
       (message) => this.#handle(message),
-      (error) => this.stop(this.#failure(error)),
+      (error) => this.fail(this.#failure(error)),
       () => this.#idle(),
     );
     if (config.producer !== undefined) this.outlet = new Outlet(this, config);
@@ -203,7 +217,62 @@ export class StageCore implements StageContext {
     return this.closed.then(ignore, ignore);
   }
 
+  /** Stops with a failure from within: reported if nothing observes it. */
+  fail(reason: unknown, from?: string): void {
+    if (this.stopped) return;
+    this.#internal = true;
+    this.#failedFrom = from;
+    this.#stop(reason);
+  }
+
+  observe(): void {
+    this.#observed = true;
+  }
+
+  /** `closed` for whoever asks for it: they observe the stage's end. */
+  watch(): Promise<void> {
+    this.#observed = true;
+    return this.closed;
+  }
+
+  /** A snapshot of what the stage is doing (see StageStats). */
+  stats(): StageStats {
+    const inlet = this.inlet;
+    const outlet = this.outlet;
+    const upstream: SubscriptionStats[] = [];
+    let demand = 0;
+    if (inlet !== undefined) {
+      for (const link of inlet.upstream) {
+        demand += link.pending;
+        upstream.push({
+          producer: link.source.name ?? "?",
+          maxDemand: link.options.maxDemand,
+          minDemand: link.options.minDemand,
+          asked: link.pending,
+          queued: link.queued,
+          handling: link.unfinished,
+        });
+      }
+    }
+    const failed = this.stopped && !isNormal(this.reason);
+    return {
+      name: this.name,
+      kind: this.kind,
+      state: this.stopped ? (failed ? "failed" : "stopped") : this.closing ? "closing" : "running",
+      received: inlet?.received ?? 0,
+      emitted: outlet?.sent ?? 0,
+      buffered: (outlet?.bufferedCount ?? 0) + (inlet?.deferredCount ?? 0),
+      demand,
+      unmetDemand: outlet?.counter ?? 0,
+      subscriptions: { upstream: upstream.length, downstream: outlet?.downstream.size ?? 0 },
+      upstream,
+      discarded: this.discarded,
+      ...(failed ? { failure: describe(this.reason) } : {}),
+    };
+  }
+
   reportDiscard(count: number): void {
+    this.discarded += count;
     const onDiscard = this.config.onDiscard;
     if (onDiscard === undefined || onDiscard(count) !== false) {
       console.warn(`${this.name} has discarded ${count} events from its buffer`);
@@ -351,7 +420,27 @@ export class StageCore implements StageContext {
   #settle(reason: unknown): void {
     this.reason = reason;
     this.onStop?.(reason);
-    if (isNormal(reason)) this.#resolveClosed();
-    else this.#rejectClosed(reason);
+    if (isNormal(reason)) return this.#resolveClosed();
+    this.#rejectClosed(reason);
+    if (!this.#internal) return;
+    const onError = this.config.onError;
+    if (onError !== undefined) return onError(reason);
+    // A failure nobody observes is not silent: after a task (time to read
+    // `closed`), it is raised as an unhandled rejection, which names the
+    // stage and fails a Node, Deno or Bun script as an uncaught error would.
+    setTimeout(() => {
+      if (this.#observed) return;
+      const how = this.#failedFrom === undefined
+        ? "failed"
+        : `stopped because ${this.#failedFrom} failed`;
+      void Promise.reject(
+        new Error(
+          `${this.name} ${how}, and nothing observed it (no supervisor, closed handler or onError): ${
+            describe(reason)
+          }`,
+          { cause: reason },
+        ),
+      );
+    }, 0);
   }
 }

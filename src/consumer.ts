@@ -6,6 +6,7 @@ import type {
   Subscription,
 } from "./subscription.ts";
 import type { StageCore } from "./_stage.ts";
+import type { StageStats } from "./stats.ts";
 import { consumerConfig, startConsumer, subscribeTo } from "./_config.ts";
 import { consumerWritable } from "./_faces.ts";
 
@@ -32,6 +33,15 @@ export interface ConsumerOptions<T> {
   readonly handleInfo?: (message: unknown) => void | Promise<void>;
   /** Sources to subscribe to at once, in order. */
   readonly subscribeTo?: readonly SubscribeTo<T>[];
+  /**
+   * Called with the reason when the stage fails from within: a callback
+   * throws or rejects, or a permanent (or transient) upstream fails. A
+   * failure that neither `onError`, a reader of `closed`, a supervisor nor a
+   * consumer stopping with it observes is raised as an unhandled rejection
+   * naming the stage, so a script does not end quietly with a broken
+   * pipeline.
+   */
+  readonly onError?: (error: unknown) => void;
   /** Aborting it stops the consumer with `signal.reason`. */
   readonly signal?: AbortSignal;
   /**
@@ -147,6 +157,33 @@ export class Consumer<T> {
     return this.#writable ??= consumerWritable<T>(this.#core, this.#writableHwm);
   }
 
+  /**
+   * A snapshot of what the stage is doing: its name, kind and state, events
+   * received and emitted, buffered, demand asked upstream and not received,
+   * downstream demand not met, its subscriptions and what each holds, and
+   * events discarded. Cheap: its counters move once per batch.
+   *
+   * @example Watching a stage's counters
+   * ```ts
+   * import { Consumer, Producer } from "@webstage/webstage";
+   * import assert from "node:assert/strict";
+   *
+   * const consumer = new Consumer<number>({
+   *   name: "sink",
+   *   subscribeTo: [Producer.from([1, 2, 3])],
+   *   handleEvents() {},
+   * });
+   * await consumer.closed;
+   * const stats = consumer.stats();
+   * assert.equal(stats.name, "sink");
+   * assert.equal(stats.state, "stopped");
+   * assert.equal(stats.received, 3);
+   * ```
+   */
+  stats(): StageStats {
+    return this.#core.stats();
+  }
+
   /** Stops now with `reason` (default `"normal"`), cancelling every subscription; resolves once stopped. */
   stop(reason: unknown = "normal"): Promise<void> {
     return this.#core.stop(reason);
@@ -162,7 +199,7 @@ export class Consumer<T> {
 
   /** Resolves when the consumer stops normally; rejects with the reason of an abnormal stop. */
   get closed(): Promise<void> {
-    return this.#core.closed;
+    return this.#core.watch();
   }
 
   /** The same as `close()`, for `await using`. */

@@ -1,6 +1,7 @@
 import type { Dispatcher } from "./dispatcher.ts";
 import type { SubscribeOptions, Subscription } from "./subscription.ts";
 import { StageCore } from "./_stage.ts";
+import type { StageStats } from "./stats.ts";
 import { emitted, producerConfig, rawSubscribe } from "./_config.ts";
 import { producerWritable, readableFace } from "./_faces.ts";
 import { producerFrom } from "./_from.ts";
@@ -62,6 +63,15 @@ export interface ProducerOptions<T> {
    * silence the default `console.warn`.
    */
   readonly onDiscard?: (count: number) => boolean | void;
+  /**
+   * Called with the reason when the stage fails from within: a callback
+   * throws or rejects, or a permanent (or transient) upstream fails. A
+   * failure that neither `onError`, a reader of `closed`, a supervisor nor a
+   * consumer stopping with it observes is raised as an unhandled rejection
+   * naming the stage, so a script does not end quietly with a broken
+   * pipeline.
+   */
+  readonly onError?: (error: unknown) => void;
   /** Aborting it stops the producer with `signal.reason`. */
   readonly signal?: AbortSignal;
   /**
@@ -305,6 +315,33 @@ export class Producer<T> {
     return this.#writable ??= producerWritable<T>(this.#core, this.#writableHwm);
   }
 
+  /**
+   * A snapshot of what the stage is doing: its name, kind and state, events
+   * received and emitted, buffered, demand asked upstream and not received,
+   * downstream demand not met, its subscriptions and what each holds, and
+   * events discarded. Cheap: its counters move once per batch.
+   *
+   * @example Watching a stage's counters
+   * ```ts
+   * import { Consumer, Producer } from "@webstage/webstage";
+   * import assert from "node:assert/strict";
+   *
+   * const consumer = new Consumer<number>({
+   *   name: "sink",
+   *   subscribeTo: [Producer.from([1, 2, 3])],
+   *   handleEvents() {},
+   * });
+   * await consumer.closed;
+   * const stats = consumer.stats();
+   * assert.equal(stats.name, "sink");
+   * assert.equal(stats.state, "stopped");
+   * assert.equal(stats.received, 3);
+   * ```
+   */
+  stats(): StageStats {
+    return this.#core.stats();
+  }
+
   /** Stops now with `reason` (default `"normal"`); resolves once stopped. */
   stop(reason: unknown = "normal"): Promise<void> {
     return this.#core.stop(reason);
@@ -317,7 +354,7 @@ export class Producer<T> {
 
   /** Resolves when the producer stops normally; rejects with the reason of an abnormal stop. */
   get closed(): Promise<void> {
-    return this.#core.closed;
+    return this.#core.watch();
   }
 
   /** The same as `close()`, for `await using`. */
