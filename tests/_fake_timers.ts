@@ -20,7 +20,8 @@ export class FakeTimers implements Timers {
 
   setTimeout(callback: () => void, ms: number): unknown {
     this.delays.push(ms);
-    const entry = { id: this.#next++, at: this.now + ms, callback };
+    // As in Node, a wait is at least 1 ms: a chain of 0 ms timers moves the clock.
+    const entry = { id: this.#next++, at: this.now + Math.max(1, ms), callback };
     this.#entries.push(entry);
     return entry.id;
   }
