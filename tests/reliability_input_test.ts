@@ -192,7 +192,7 @@ describe("numbers past their documented maximum", () => {
         "Cannot construct PartitionDispatcher as partitions must be an integer in [1, 65536]: current value is 100000",
     });
     const keys = Array.from({ length: 65_537 }, (_, i) => `k${i}`);
-    assert.throws(() => new PartitionDispatcher({ partitions: keys, hash }), {
+    assert.throws(() => new PartitionDispatcher({ partitions: keys, hash: () => "k0" }), {
       name: "RangeError",
       message:
         "Cannot construct PartitionDispatcher as partitions must be an array of at most 65536 keys: current value is array of length 65537",

@@ -9,6 +9,7 @@ import {
   ProducerConsumer,
   type Source,
   Supervisor,
+  type SupervisorChildren,
   type SupervisorStrategy,
 } from "../mod.ts";
 import { deferred, range, settle } from "./_helpers.ts";
@@ -35,7 +36,7 @@ async function crashOneSibling(options: {
   const consumer = (index: number) => ({
     id: `consumer ${index}`,
     restart: "transient" as const,
-    start: (children: { get<S>(id: string): S | undefined }) => {
+    start: (children: SupervisorChildren) => {
       const source: Source<number> = options.chain
         ? children.get<ProducerConsumer<number, number>>("stage")!
         : producer;
