@@ -210,6 +210,25 @@ function backoffMs(retry: Retry, runs: number, random: number): number {
  * assert.deepEqual(done.sort(), ["a", "b", "c", "d", "e"]);
  * assert.equal(most, 2);
  * ```
+ *
+ * @example Retrying a flaky task with backoff
+ * ```ts
+ * import { ConsumerSupervisor, Producer } from "@webstage/webstage";
+ * import assert from "node:assert/strict";
+ *
+ * const attempts: number[] = [];
+ * const supervisor = new ConsumerSupervisor<string>({
+ *   subscribeTo: [Producer.from(["job"])],
+ *   retry: { attempts: 3, initialDelayMs: 1, maxDelayMs: 10 },
+ *   onTaskError: () => {}, // each failure; the default logs it
+ *   handleEvent: (_job, { attempt }) => {
+ *     attempts.push(attempt);
+ *     if (attempt < 3) throw new Error("flaky"); // fails twice, then succeeds
+ *   },
+ * });
+ * await supervisor.closed;
+ * assert.deepEqual(attempts, [1, 2, 3]);
+ * ```
  */
 export class ConsumerSupervisor<T> {
   readonly #handleEvent: (event: T, context: TaskContext) => void | Promise<void>;
