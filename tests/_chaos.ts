@@ -93,19 +93,20 @@ export interface ChaosResult {
 }
 
 /**
- * The bounds `peaks` must respect: constants of the chain, not of the number
- * of events. Nothing may hold more than the chain's demands and backlogs
- * admit in all; a partition's backlog may pass `maxBacklog` by the demand
- * asked for before it filled and what its subscriber gives back; redelivered
- * events may overfill a buffer (they go to its front).
+ * The bounds `peaks` must respect: constants of the chain, never of the
+ * number of events. A buffer may hold twice what the chain's demands and
+ * backlogs admit in all (an event can come back from two places: the
+ * consumer that held it and the producer-consumer that had not counted it
+ * as handled); a partition's backlog may pass `maxBacklog` by the demand
+ * asked for before it filled and what its subscriber gives back.
  */
 export function bounds(): Record<"source" | "stage" | "backlog" | "relay", number> {
   const { upstream, downstream, sourceBuffer, maxBacklog } = LIMITS;
   const chain = upstream.maxDemand + 3 * (maxBacklog + downstream.maxDemand) +
     2 * downstream.maxDemand;
   return {
-    source: sourceBuffer + chain,
-    stage: chain,
+    source: sourceBuffer + 2 * chain,
+    stage: 2 * chain,
     backlog: maxBacklog + upstream.maxDemand + downstream.maxDemand,
     relay: 3 * downstream.maxDemand,
   };
