@@ -70,13 +70,15 @@ export {
   type SupervisorChildren,
   type SupervisorOptions,
   type SupervisorStrategy,
+  type Timers,
 } from "./src/supervisor.ts";
 export {
   ConsumerSupervisor,
   type ConsumerSupervisorOptions,
+  type RetryOptions,
   type TaskContext,
 } from "./src/consumer_supervisor.ts";
-export { RestartIntensityError } from "./src/errors.ts";
+export { RestartIntensityError, ShutdownTimeoutError } from "./src/errors.ts";
 export {
   type Edge,
   monitor,

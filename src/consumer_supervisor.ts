@@ -2,15 +2,62 @@ import type { SubscribeOptions, Subscription } from "./subscription.ts";
 import type { Source, SubscribeTo } from "./subscription.ts";
 import { Consumer } from "./consumer.ts";
 import { sourceCore } from "./_config.ts";
-import { Intensity, restartLimits } from "./supervisor.ts";
+import { Intensity, restartLimits, type Timers, timersOption } from "./supervisor.ts";
 import { isNormal, subscribeOptions } from "./_options.ts";
 import { ignore } from "./_streams.ts";
 import * as v from "./_validate.ts";
 
 /** What each task of a {@linkcode ConsumerSupervisor} receives besides its event. */
 export interface TaskContext {
-  /** Aborted when the supervisor stops (not when it closes gracefully): give up then. */
+  /**
+   * This run's own signal, aborted when the supervisor stops (not when it
+   * closes gracefully): give up then. Each run of each task has its own, so
+   * listeners a task leaves on it go away with the task.
+   */
   readonly signal: AbortSignal;
+  /** Which run of this task this is: 1 for the first, 2 for the first retry, … */
+  readonly attempt: number;
+}
+
+/**
+ * How a {@linkcode ConsumerSupervisor} retries a failed task: up to
+ * `attempts` runs in all, waiting `min(maxDelayMs, initialDelayMs ×
+ * multiplier^(n − 1))` before retry n, shortened at random by up to
+ * `jitter` of itself (`jitter: 1` is "full jitter", `0` none).
+ */
+export interface RetryOptions {
+  /**
+   * The most runs of one task, the first included; an integer ≥ 1 or
+   * `Infinity`. A task that fails on its last run is dropped.
+   *
+   * @default {3}
+   */
+  readonly attempts?: number;
+  /**
+   * The wait before the first retry, in milliseconds; an integer ≥ 0.
+   *
+   * @default {100}
+   */
+  readonly initialDelayMs?: number;
+  /**
+   * The longest wait before a retry, in milliseconds; an integer ≥ 0 or
+   * `Infinity`.
+   *
+   * @default {10000}
+   */
+  readonly maxDelayMs?: number;
+  /**
+   * How much each wait grows over the one before; a finite number ≥ 1.
+   *
+   * @default {2}
+   */
+  readonly multiplier?: number;
+  /**
+   * The largest share of a wait taken off at random; a number in `[0, 1]`.
+   *
+   * @default {1}
+   */
+  readonly jitter?: number;
 }
 
 /** Options of a {@linkcode ConsumerSupervisor}. */
@@ -22,15 +69,25 @@ export interface ConsumerSupervisorOptions<T> {
   readonly handleEvent: (event: T, context: TaskContext) => void | Promise<void>;
   /**
    * What happens to a failed task: `"temporary"` drops it, `"transient"`
-   * runs it again with the same event (a restart, counted against
-   * `maxRestarts`). A task that completes is never run again.
+   * runs it again with the same event. A task that completes is never run
+   * again. Without `retry`, a transient task runs again on the next turn of
+   * the event loop and each restart counts against `maxRestarts`; with
+   * `retry`, it runs again after a backoff and only its own `attempts`
+   * count.
    *
-   * @default {"temporary"}
+   * @default {"temporary", or "transient" when retry is set}
    */
   readonly restart?: "temporary" | "transient";
   /**
-   * The most task restarts allowed within `maxSeconds`; one more stops the
-   * supervisor with a `RestartIntensityError`. An integer ≥ 0.
+   * Retries each failed task after an exponential backoff with jitter, up
+   * to `attempts` runs in all, counted per task and not against
+   * `maxRestarts`. Requires `restart: "transient"` (its default then).
+   */
+  readonly retry?: RetryOptions;
+  /**
+   * The most task restarts allowed within `maxSeconds` (without `retry`);
+   * one more stops the supervisor with a `RestartIntensityError`. An
+   * integer ≥ 0.
    *
    * @default {3}
    */
@@ -56,6 +113,12 @@ export interface ConsumerSupervisorOptions<T> {
    * @default {() => performance.now()}
    */
   readonly now?: () => number;
+  /**
+   * The timers that schedule restarts and retries (inject fake ones in tests).
+   *
+   * @default {the global setTimeout and clearTimeout}
+   */
+  readonly timers?: Timers;
 }
 
 /** Per-subscription demand, as GenStage's ConsumerSupervisor keeps it. */
@@ -64,6 +127,42 @@ interface Demand<T> {
   readonly min: number;
   /** Finished tasks whose demand has not been returned yet. */
   pending: number;
+}
+
+/** One task: an event, its runs, and the demand it holds until it ends for good. */
+interface Task<T> {
+  readonly event: T;
+  readonly demand: Demand<T> | undefined;
+  /** Runs started so far. */
+  runs: number;
+  /** The current run's controller (undefined while waiting to run again). */
+  controller: AbortController | undefined;
+  /** The pending timer of the next run. */
+  timer: unknown;
+}
+
+/** The validated retry policy. */
+interface Retry {
+  readonly attempts: number;
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly multiplier: number;
+  readonly jitter: number;
+}
+
+/**
+ * GenStage's ConsumerSupervisor rule for giving demand back: the demand of
+ * `pending` ended tasks returns in groups of at least `minDemand` (one at a
+ * time when `minDemand` is 0). Returns how much to ask for now.
+ */
+function demandToReturn(pending: number, minDemand: number): number {
+  return pending > 0 && pending >= minDemand ? pending : 0;
+}
+
+/** The wait before run `runs + 1` of a task, by `retry`; `random` in [0, 1). */
+function backoffMs(retry: Retry, runs: number, random: number): number {
+  const base = Math.min(retry.maxDelayMs, retry.initialDelayMs * retry.multiplier ** (runs - 1));
+  return Math.round(base * (1 - retry.jitter * random));
 }
 
 /**
@@ -76,14 +175,18 @@ interface Demand<T> {
  * in groups of at least `minDemand` (one at a time when `minDemand` is 0).
  * So at most `maxDemand` tasks per subscription are alive or restarting at
  * any time. A `"transient"` supervisor runs a failed task again with the same
- * event without returning its demand; more than `maxRestarts` restarts within
- * `maxSeconds` stop it with a `RestartIntensityError` whose `cause` is the
- * last failure.
+ * event without returning its demand, never in the same turn of the event
+ * loop (a task that keeps failing at once cannot spin it): without `retry`,
+ * on the next turn, and more than `maxRestarts` restarts within `maxSeconds`
+ * stop it with a `RestartIntensityError` whose `cause` is the last failure;
+ * with `retry`, after an exponential backoff with jitter, up to `attempts`
+ * runs per task, after which the task is dropped.
  *
  * `close()` (and the end of a permanent subscription) is graceful: the
  * subscriptions end, the events already on their way start tasks, and
- * `closed` resolves once every task has ended. `stop()` aborts the tasks'
- * signal and stops at once; what the tasks do afterwards is ignored.
+ * `closed` resolves once every task has ended (retries included). `stop()`
+ * aborts the signal of every running task, cancels the pending retries and
+ * stops at once; what the tasks do afterwards is ignored.
  *
  * Note: `subscription.consumer` is the supervisor's internal consumer.
  *
@@ -108,18 +211,39 @@ interface Demand<T> {
  * assert.deepEqual(done.sort(), ["a", "b", "c", "d", "e"]);
  * assert.equal(most, 2);
  * ```
+ *
+ * @example Retrying a flaky task with backoff
+ * ```ts
+ * import { ConsumerSupervisor, Producer } from "@webstage/webstage";
+ * import assert from "node:assert/strict";
+ *
+ * const attempts: number[] = [];
+ * const supervisor = new ConsumerSupervisor<string>({
+ *   subscribeTo: [Producer.from(["job"])],
+ *   retry: { attempts: 3, initialDelayMs: 1, maxDelayMs: 10 },
+ *   onTaskError: () => {}, // each failure; the default logs it
+ *   handleEvent: (_job, { attempt }) => {
+ *     attempts.push(attempt);
+ *     if (attempt < 3) throw new Error("flaky"); // fails twice, then succeeds
+ *   },
+ * });
+ * await supervisor.closed;
+ * assert.deepEqual(attempts, [1, 2, 3]);
+ * ```
  */
 export class ConsumerSupervisor<T> {
   readonly #handleEvent: (event: T, context: TaskContext) => void | Promise<void>;
   readonly #transient: boolean;
+  readonly #retry: Retry | undefined;
   readonly #intensity: Intensity;
   readonly #onTaskError: ((error: unknown, event: T) => void) | undefined;
+  readonly #timers: Timers;
   readonly #consumer: Consumer<T>;
   readonly #demands = new Map<Subscription<T>, Demand<T>>();
-  readonly #abort = new AbortController();
-  readonly #context: TaskContext;
-  /** Tasks alive or being restarted. */
-  #running = 0;
+  /** Tasks alive or waiting to run again. */
+  readonly #tasks = new Set<Task<T>>();
+  /** While a batch starts its tasks, synchronous ends return their demand once, after the batch. */
+  #inBatch = false;
   #stopped = false;
   /** The internal consumer stopped normally: resolve once the tasks are done. */
   #draining = false;
@@ -142,12 +266,23 @@ export class ConsumerSupervisor<T> {
       throw new TypeError(v.message(action, "options", "an object", options));
     }
     this.#handleEvent = v.callback(action, "handleEvent", o.handleEvent, false)!;
-    this.#transient =
-      v.oneOf(action, "restart", o.restart ?? "temporary", ["temporary", "transient"] as const) ===
-        "transient";
+    this.#retry = retryOption(action, o.retry);
+    const restart = v.oneOf(
+      action,
+      "restart",
+      o.restart ?? (this.#retry === undefined ? "temporary" : "transient"),
+      ["temporary", "transient"] as const,
+    );
+    if (this.#retry !== undefined && restart !== "transient") {
+      throw new TypeError(
+        v.message(action, "restart", '"transient" when retry is set', restart),
+      );
+    }
+    this.#transient = restart === "transient";
     this.#intensity = new Intensity("ConsumerSupervisor", restartLimits(action, o));
     this.#onTaskError = v.callback(action, "onTaskError", o.onTaskError);
     this.#signal = v.signal(action, o.signal);
+    this.#timers = timersOption(action, o.timers);
     const entries: unknown = o.subscribeTo ?? [];
     if (!Array.isArray(entries)) {
       throw new TypeError(v.message(action, "subscribeTo", "an array", entries));
@@ -157,7 +292,6 @@ export class ConsumerSupervisor<T> {
       const where = `${action} with subscribeTo[${i}]`;
       sourceCore(where, source).checkSubscribable(where, subscribeOptions(where, opts) as never);
     });
-    this.#context = { signal: this.#abort.signal };
     this.#closed = new Promise<void>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -269,74 +403,88 @@ export class ConsumerSupervisor<T> {
   #start(events: T[], subscription: Subscription<T>): void {
     if (this.#stopped) return;
     const demand = this.#demands.get(subscription);
-    for (let i = 0; i < events.length && !this.#stopped; i++) this.#run(events[i], demand);
+    this.#inBatch = true;
+    for (let i = 0; i < events.length && !this.#stopped; i++) {
+      const task: Task<T> = {
+        event: events[i],
+        demand,
+        runs: 0,
+        controller: undefined,
+        timer: undefined,
+      };
+      this.#tasks.add(task);
+      this.#run(task);
+    }
+    this.#inBatch = false;
     if (demand !== undefined) this.#giveBack(demand);
   }
 
-  /** Runs one task, and again while it fails and may be restarted. */
-  #run(event: T, demand: Demand<T> | undefined): void {
-    this.#running++;
-    for (;;) {
-      let result: void | Promise<void>;
-      try {
-        result = this.#handleEvent(event, this.#context);
-      } catch (error) {
-        if (this.#failed(error, event)) continue;
-        break;
-      }
-      if (result !== null && typeof result === "object" && typeof result.then === "function") {
-        Promise.resolve(result).then(
-          () => this.#ended(demand),
-          (error) => {
-            if (this.#failed(error, event)) {
-              this.#running--;
-              this.#run(event, demand);
-              return;
-            }
-            this.#ended(demand);
-          },
-        );
-        return;
-      }
-      break;
+  /** Runs `task` once more, with a signal of its own. */
+  #run(task: Task<T>): void {
+    const controller = new AbortController();
+    task.controller = controller;
+    task.runs++;
+    let result: void | Promise<void>;
+    try {
+      result = this.#handleEvent(task.event, { signal: controller.signal, attempt: task.runs });
+    } catch (error) {
+      this.#failed(task, error);
+      return;
     }
-    // A synchronous task ended: its demand is returned with the batch's.
-    this.#running--;
-    if (demand !== undefined) demand.pending++;
+    if (result !== null && typeof result === "object" && typeof result.then === "function") {
+      Promise.resolve(result).then(() => this.#ended(task), (error) => this.#failed(task, error));
+    } else this.#ended(task);
   }
 
-  /** Reports a failure; true if the task must run again. */
-  #failed(error: unknown, event: T): boolean {
-    if (this.#stopped) return false;
+  /** Reports a failure, then schedules the next run or ends the task. */
+  #failed(task: Task<T>, error: unknown): void {
+    task.controller = undefined;
+    if (this.#stopped) return;
     if (this.#onTaskError !== undefined) {
       try {
-        this.#onTaskError(error, event);
+        this.#onTaskError(error, task.event);
       } catch (hookError) {
         this.stop(hookError);
-        return false;
+        return;
       }
-    } else console.error("ConsumerSupervisor task failed on event", event, error);
-    if (!this.#transient) return false;
-    if (this.#intensity.allow()) return true;
-    this.stop(this.#intensity.error(error));
-    return false;
+    } else console.error("ConsumerSupervisor task failed on event", task.event, error);
+    const delay = this.#nextRun(task, error);
+    if (delay === undefined) return this.#ended(task);
+    // Never in this turn: a task that fails at once must not spin the event loop.
+    task.timer = this.#timers.setTimeout(() => {
+      task.timer = undefined;
+      if (!this.#stopped) this.#run(task);
+    }, delay);
   }
 
-  /** An async task ended for good. */
-  #ended(demand: Demand<T> | undefined): void {
-    this.#running--;
-    if (this.#stopped) return;
+  /** The wait before `task` runs again, or undefined if it must not. */
+  #nextRun(task: Task<T>, error: unknown): number | undefined {
+    if (!this.#transient || this.#stopped) return undefined;
+    const retry = this.#retry;
+    if (retry !== undefined) {
+      return task.runs < retry.attempts ? backoffMs(retry, task.runs, Math.random()) : undefined;
+    }
+    if (this.#intensity.allow()) return 0;
+    this.stop(this.#intensity.error(error));
+    return undefined;
+  }
+
+  /** A task ended for good (completed, or failed and not run again): its demand goes back. */
+  #ended(task: Task<T>): void {
+    task.controller = undefined;
+    if (!this.#tasks.delete(task) || this.#stopped) return;
+    const demand = task.demand;
     if (demand !== undefined) {
       demand.pending++;
-      this.#giveBack(demand);
+      if (!this.#inBatch) this.#giveBack(demand);
     }
     this.#checkDrained();
   }
 
-  /** Returns the demand of ended tasks in groups of at least minDemand. */
+  /** Returns the demand of ended tasks to their producer, by {@linkcode demandToReturn}. */
   #giveBack(demand: Demand<T>): void {
-    if (demand.pending === 0 || demand.pending < demand.min || this.#stopped) return;
-    const count = demand.pending;
+    const count = this.#stopped ? 0 : demandToReturn(demand.pending, demand.min);
+    if (count === 0) return;
     demand.pending = 0;
     if (this.#demands.get(demand.subscription) === demand) {
       try {
@@ -348,15 +496,48 @@ export class ConsumerSupervisor<T> {
   }
 
   #checkDrained(): void {
-    if (this.#draining && this.#running === 0) this.#end("normal");
+    if (this.#draining && this.#tasks.size === 0) this.#end("normal");
   }
 
   #end(reason: unknown): void {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#onAbort !== undefined) this.#signal!.removeEventListener("abort", this.#onAbort);
-    if (this.#running > 0) this.#abort.abort(reason);
+    const tasks = [...this.#tasks];
+    this.#tasks.clear();
+    for (const task of tasks) {
+      if (task.timer !== undefined) this.#timers.clearTimeout(task.timer);
+      task.timer = undefined;
+    }
+    for (const task of tasks) task.controller?.abort(reason);
     if (isNormal(reason)) this.#resolve();
     else this.#reject(reason);
   }
+}
+
+/** Validates the `retry` option and fills in its defaults. */
+function retryOption(action: string, value: unknown): Retry | undefined {
+  if (value === undefined) return undefined;
+  const o = v.options<RetryOptions>(action, "retry", value);
+  const multiplier = o.multiplier ?? 2;
+  if (typeof multiplier !== "number") {
+    throw new TypeError(v.message(action, "retry.multiplier", "a number", multiplier));
+  }
+  if (!(multiplier >= 1 && multiplier < Infinity)) {
+    throw new RangeError(v.message(action, "retry.multiplier", "a finite number >= 1", multiplier));
+  }
+  const jitter = o.jitter ?? 1;
+  if (typeof jitter !== "number") {
+    throw new TypeError(v.message(action, "retry.jitter", "a number", jitter));
+  }
+  if (!(jitter >= 0 && jitter <= 1)) {
+    throw new RangeError(v.message(action, "retry.jitter", "a number in [0, 1]", jitter));
+  }
+  return {
+    attempts: v.integer(action, "retry.attempts", o.attempts ?? 3, 1, Infinity, true),
+    initialDelayMs: v.integer(action, "retry.initialDelayMs", o.initialDelayMs ?? 100, 0),
+    maxDelayMs: v.integer(action, "retry.maxDelayMs", o.maxDelayMs ?? 10_000, 0, Infinity, true),
+    multiplier,
+    jitter,
+  };
 }

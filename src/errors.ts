@@ -51,3 +51,51 @@ export class RestartIntensityError extends Error {
     this.maxSeconds = maxSeconds;
   }
 }
+
+/**
+ * The reason a {@linkcode Supervisor}'s `closed` rejects when it gave up on
+ * children that would not stop: stopped with `"shutdown"`, their `closed`
+ * had not settled `shutdownMs` later. JavaScript cannot kill them, so they
+ * may still be running. `cause` is the abnormal reason the supervisor
+ * stopped with, if any (the failure behind a restart, a
+ * `RestartIntensityError`, the reason given to `stop`).
+ *
+ * @example A child that never stops
+ * ```ts
+ * import { ShutdownTimeoutError, Supervisor } from "@webstage/webstage";
+ * import assert from "node:assert/strict";
+ *
+ * const stuck = { closed: new Promise<void>(() => {}), stop: () => new Promise<void>(() => {}) };
+ * const supervisor = new Supervisor({ shutdownMs: 1, children: [{ id: "stuck", start: () => stuck }] });
+ * await supervisor.stop(); // settles once the supervisor gave up on it
+ * const error = await supervisor.closed.catch((e) => e);
+ * assert.ok(error instanceof ShutdownTimeoutError);
+ * assert.deepEqual(error.children, ["stuck"]);
+ * ```
+ */
+export class ShutdownTimeoutError extends Error {
+  /** The ids of the children that did not stop. */
+  readonly children: readonly string[];
+
+  /**
+   * Builds the error for a supervisor of kind `who` that gave up on `children`.
+   *
+   * @param who The kind of supervisor, for the message.
+   * @param children The ids of the children that did not stop.
+   * @param options `cause`: the abnormal reason the supervisor stopped with.
+   */
+  constructor(who: string, children: readonly string[], options?: ErrorOptions) {
+    const names = children.map((id) => JSON.stringify(id));
+    const list = names.length === 1
+      ? `child ${names[0]}`
+      : `children ${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
+    super(
+      `${who} gave up on ${list}: stopped with "shutdown", ${
+        names.length === 1 ? "it" : "they"
+      } did not stop within shutdownMs`,
+      options,
+    );
+    this.name = "ShutdownTimeoutError";
+    this.children = Object.freeze(children.slice());
+  }
+}

@@ -1,4 +1,4 @@
-import { RestartIntensityError } from "./errors.ts";
+import { RestartIntensityError, ShutdownTimeoutError } from "./errors.ts";
 import { isNormal } from "./_options.ts";
 import { ignore } from "./_streams.ts";
 import * as v from "./_validate.ts";
@@ -15,6 +15,17 @@ export interface Supervisable {
   stop(reason?: unknown): Promise<void>;
   /** Stops gracefully, finishing the work already accepted (optional). */
   close?(): Promise<void>;
+}
+
+/**
+ * The timers a supervisor waits with. Inject fake ones in tests; the default
+ * is the global `setTimeout` and `clearTimeout`.
+ */
+export interface Timers {
+  /** Calls `callback` once after `ms` milliseconds; returns a handle for `clearTimeout`. */
+  setTimeout(callback: () => void, ms: number): unknown;
+  /** Cancels the call scheduled with `handle`. */
+  clearTimeout(handle: unknown): void;
 }
 
 /** When a child is restarted: always, only after an abnormal stop, or never. */
@@ -59,7 +70,9 @@ export interface ChildSpec {
   readonly restart?: RestartType;
   /**
    * How long a graceful `close()` of this child may take, in milliseconds,
-   * before it is stopped with `"shutdown"`; an integer ≥ 0 or `Infinity`.
+   * before it is stopped with `"shutdown"`, and how long that stop may take
+   * before the supervisor gives up on the child; an integer ≥ 0 or
+   * `Infinity`.
    *
    * @default {the supervisor's shutdownMs}
    */
@@ -91,8 +104,10 @@ export interface SupervisorOptions {
   readonly maxSeconds?: number;
   /**
    * How long each child's graceful `close()` may take at shutdown, in
-   * milliseconds, before it is stopped with `"shutdown"`; an integer ≥ 0 or
-   * `Infinity`.
+   * milliseconds, before it is stopped with `"shutdown"`, and how long a
+   * child stopped with `"shutdown"` may take to stop before the supervisor
+   * gives up on it (see {@linkcode ShutdownTimeoutError}); an integer ≥ 0 or
+   * `Infinity` (wait for ever).
    *
    * @default {5000}
    */
@@ -105,6 +120,12 @@ export interface SupervisorOptions {
    * @default {() => performance.now()}
    */
   readonly now?: () => number;
+  /**
+   * The timers of `shutdownMs` (inject fake ones in tests).
+   *
+   * @default {the global setTimeout and clearTimeout}
+   */
+  readonly timers?: Timers;
 }
 
 const STRATEGIES: readonly SupervisorStrategy[] = ["one_for_one", "one_for_all", "rest_for_one"];
@@ -151,6 +172,16 @@ interface Slot {
  *   longer than `shutdownMs`, is stopped with `"shutdown"`. `stop()` is the
  *   immediate shutdown: every child is stopped with `"shutdown"` in reverse
  *   start order, as OTP does.
+ * - **A child that will not stop:** a child stopped with `"shutdown"` (at
+ *   shutdown, or as a sibling in a restart) has `shutdownMs` to settle its
+ *   `closed`. JavaScript cannot kill it, so after that the supervisor gives
+ *   up on it: it goes on with the other children, and `closed` rejects with
+ *   a {@linkcode ShutdownTimeoutError} naming it (whose `cause` is the
+ *   abnormal reason the supervisor stopped with, if any). A sibling that will
+ *   not stop during a restart makes the supervisor give up entirely rather
+ *   than run two instances of it.
+ * - `get(id)` never returns a child that has stopped, even before the
+ *   supervisor has handled its exit.
  * - A supervisor whose children have all ended for good (transient children
  *   that stopped normally, temporary children) stops normally.
  *
@@ -207,6 +238,9 @@ export class Supervisor implements Supervisable {
   #reject!: (reason: unknown) => void;
   readonly #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
+  readonly #timers: Timers;
+  /** Ids of the children the supervisor gave up waiting for. */
+  readonly #stuck: string[] = [];
 
   /**
    * Validates the options, then starts every child in order.
@@ -230,6 +264,7 @@ export class Supervisor implements Supervisable {
     const limits = restartLimits(action, o);
     const shutdownMs = v.integer(action, "shutdownMs", o.shutdownMs ?? 5000, 0, Infinity, true);
     this.#signal = v.signal(action, o.signal);
+    this.#timers = timersOption(action, o.timers);
     this.#slots = specs.map((spec: unknown, index: number): Slot => {
       const name = `children[${index}]`;
       if (spec === null || typeof spec !== "object") {
@@ -295,7 +330,7 @@ export class Supervisor implements Supervisable {
 
   /**
    * The running instance of the child named `id`, or `undefined` when it is
-   * not running.
+   * not running (never one whose `closed` has settled).
    *
    * @example Reaching a child
    * ```ts
@@ -315,7 +350,9 @@ export class Supervisor implements Supervisable {
   /**
    * Shuts down gracefully: closes the children one by one in start order,
    * each given `shutdownMs` before it is stopped with `"shutdown"`, then
-   * stops normally. Restarts end at once. Resolves once everything stopped.
+   * stops normally. Restarts end at once. Resolves once everything stopped,
+   * or once the supervisor gave up on a child that would not stop (`closed`
+   * then rejects with a {@linkcode ShutdownTimeoutError}).
    */
   close(): Promise<void> {
     if (this.#state === "running") {
@@ -336,7 +373,7 @@ export class Supervisor implements Supervisable {
    * Stops now: every child is stopped with `"shutdown"` in reverse start
    * order; `closed` then settles with `reason` (it rejects unless `reason`
    * is `"normal"`, `"shutdown"` or `undefined`). Resolves once every child
-   * has stopped.
+   * has stopped, or the supervisor gave up on one after its `shutdownMs`.
    */
   stop(reason: unknown = "normal"): Promise<void> {
     if (this.#state !== "stopped") {
@@ -350,8 +387,9 @@ export class Supervisor implements Supervisable {
   /**
    * Resolves when the supervisor stops normally (after `close()`, `stop()`,
    * or once every child ended for good); rejects with a
-   * {@linkcode RestartIntensityError} when it gave up, or with the reason
-   * given to `stop`.
+   * {@linkcode RestartIntensityError} when it gave up, with the reason
+   * given to `stop`, or with a {@linkcode ShutdownTimeoutError} when a child
+   * would not stop.
    */
   get closed(): Promise<void> {
     return this.#closed;
@@ -390,10 +428,12 @@ export class Supervisor implements Supervisable {
     const generation = ++slot.generation;
     slot.instance = instance;
     slot.wanted = true;
-    instance.closed.then(
-      () => this.#exited(slot, generation, "normal"),
-      (reason) => this.#exited(slot, generation, reason),
-    );
+    const exited = (reason: unknown) => {
+      // At once, not in the queue: get() must never hand out a stopped child.
+      if (slot.generation === generation && slot.instance === instance) slot.instance = undefined;
+      this.#exited(slot, generation, reason);
+    };
+    instance.closed.then(() => exited("normal"), exited);
   }
 
   #exited(slot: Slot, generation: number, reason: unknown): void {
@@ -408,11 +448,11 @@ export class Supervisor implements Supervisable {
         return;
       }
       if (!this.#intensity.allow()) return this.#giveUp(reason);
-      return this.#restart(slot);
+      return this.#restart(slot, reason);
     });
   }
 
-  async #restart(failed: Slot): Promise<void> {
+  async #restart(failed: Slot, reason: unknown): Promise<void> {
     const group = this.#strategy === "one_for_one"
       ? [failed]
       : this.#slots.slice(this.#strategy === "one_for_all" ? 0 : failed.index);
@@ -424,8 +464,13 @@ export class Supervisor implements Supervisable {
       slot.generation++;
       slot.instance = undefined;
       if (slot.restart === "temporary") slot.wanted = false;
-      await settled(instance.stop("shutdown"));
-      await settled(instance.closed);
+      if (!(await this.#stopChild(slot, instance))) {
+        // It cannot be killed: restarting it would run two instances. Give up.
+        if (this.#state !== "running") return;
+        this.#state = "stopped";
+        this.#detachSignal();
+        return this.#stopAll().then(() => this.#finish(reason));
+      }
       if (this.#state !== "running") return;
     }
     for (const slot of group) {
@@ -457,9 +502,19 @@ export class Supervisor implements Supervisable {
       if (instance === undefined) continue;
       slot.generation++;
       slot.instance = undefined;
-      await settled(instance.stop("shutdown"));
-      await settled(instance.closed);
+      await this.#stopChild(slot, instance);
     }
+  }
+
+  /**
+   * Stops `instance` with "shutdown" and waits up to its shutdownMs for it;
+   * false (and the child recorded as stuck) if it did not stop by then.
+   */
+  async #stopChild(slot: Slot, instance: Supervisable): Promise<boolean> {
+    void attempt(() => instance.stop("shutdown"));
+    if (await this.#within(instance.closed, slot.shutdownMs)) return true;
+    this.#stuck.push(slot.id);
+    return false;
   }
 
   /** Closes one child, escalating to stop("shutdown") after its shutdownMs. */
@@ -467,18 +522,27 @@ export class Supervisor implements Supervisable {
     const instance = slot.instance;
     if (instance === undefined) return;
     slot.generation++;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let stopped = false;
     if (typeof instance.close === "function" && slot.shutdownMs > 0) {
-      settled(instance.close());
-      if (slot.shutdownMs !== Infinity) {
-        timer = setTimeout(() => void settled(instance.stop("shutdown")), slot.shutdownMs);
-      }
-    } else {
-      settled(instance.stop("shutdown"));
+      void attempt(() => instance.close!());
+      stopped = await this.#within(instance.closed, slot.shutdownMs);
     }
-    await settled(instance.closed);
-    if (timer !== undefined) clearTimeout(timer);
+    if (!stopped) await this.#stopChild(slot, instance);
     if (slot.instance === instance) slot.instance = undefined;
+  }
+
+  /** Resolves true once `promise` settles, or false after `ms` milliseconds. */
+  #within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+    const done = settled(promise).then(() => true);
+    if (ms === Infinity) return done;
+    return new Promise<boolean>((resolve) => {
+      const timers = this.#timers;
+      const handle = timers.setTimeout(() => resolve(false), ms);
+      done.then(() => {
+        timers.clearTimeout(handle);
+        resolve(true);
+      });
+    });
   }
 
   #checkEmpty(): void {
@@ -492,6 +556,13 @@ export class Supervisor implements Supervisable {
   #finish(reason: unknown): void {
     if (this.#settled) return;
     this.#settled = true;
+    if (this.#stuck.length > 0) {
+      reason = new ShutdownTimeoutError(
+        "Supervisor",
+        this.#stuck,
+        isNormal(reason) ? undefined : { cause: reason },
+      );
+    }
     if (isNormal(reason)) this.#resolve();
     else this.#reject(reason);
   }
@@ -514,6 +585,35 @@ function isSupervisable(value: unknown): value is Supervisable {
 /** Waits for `promise` to settle, whatever the outcome. */
 function settled(promise: Promise<unknown> | undefined): Promise<void> {
   return Promise.resolve(promise).then(ignore, ignore);
+}
+
+/** Calls `fn` (a child's stop or close) and waits for it, whatever happens: a child's bug is not the supervisor's. */
+function attempt(fn: () => Promise<unknown> | undefined): Promise<void> {
+  try {
+    return settled(fn());
+  } catch {
+    return Promise.resolve();
+  }
+}
+
+const GLOBAL_TIMERS: Timers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/** @internal Validates a `timers` option; the global timers when undefined. */
+export function timersOption(action: string, value: unknown): Timers {
+  if (value === undefined) return GLOBAL_TIMERS;
+  const t = value as Timers;
+  if (
+    value === null || typeof value !== "object" || typeof t.setTimeout !== "function" ||
+    typeof t.clearTimeout !== "function"
+  ) {
+    throw new TypeError(
+      v.message(action, "timers", "an object with setTimeout and clearTimeout", value),
+    );
+  }
+  return t;
 }
 
 /** @internal The validated restart limits of a supervisor. */

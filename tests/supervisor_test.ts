@@ -117,6 +117,12 @@ describe("Supervisor options", () => {
       TypeError,
       "now must be a function: current value is 5",
     ],
+    [
+      "timers without clearTimeout",
+      { children: [], timers: { setTimeout } },
+      TypeError,
+      "timers must be an object with setTimeout and clearTimeout: current value is an object",
+    ],
   ];
   for (const [what, options, type, rule] of cases) {
     it(`rejects ${what}`, () => {

@@ -1,0 +1,170 @@
+// At-least-once delivery with `redeliver` through restart strategies and
+// double faults, counted event by event (issue 10, points 1 and 2).
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  Consumer,
+  Producer,
+  ProducerConsumer,
+  type Source,
+  Supervisor,
+  type SupervisorChildren,
+  type SupervisorStrategy,
+} from "../mod.ts";
+import { deferred, range, settle } from "./_helpers.ts";
+import { Tally } from "./_tally.ts";
+
+const LINK = { maxDemand: 50, minDemand: 25, redeliver: true } as const;
+
+/**
+ * A finite producer outside the supervisor, and `consumers` supervised
+ * consumers of it (behind a supervised producer-consumer when `chain`);
+ * consumer 2 throws once, on its third batch. Returns the tally
+ * once the supervisor has stopped (every child transient: the end of the
+ * source ends them all normally).
+ */
+async function crashOneSibling(options: {
+  readonly strategy: SupervisorStrategy;
+  readonly chain: boolean;
+  readonly total: number;
+}): Promise<{ tally: Tally; crashed: boolean }> {
+  const tally = new Tally(options.total);
+  const producer = Producer.from(range(0, options.total));
+  let crashed = false;
+  let batches = 0;
+  const consumer = (index: number) => ({
+    id: `consumer ${index}`,
+    restart: "transient" as const,
+    start: (children: SupervisorChildren) => {
+      const source: Source<number> = options.chain
+        ? children.get<ProducerConsumer<number, number>>("stage")!
+        : producer;
+      return new Consumer<number>({
+        subscribeTo: [[source, LINK]],
+        handleEvents: async (events) => {
+          if (index === 2 && !crashed && ++batches === 3) {
+            crashed = true;
+            throw new Error("consumer 2 crashed");
+          }
+          // Work that takes a turn of the event loop: every consumer holds events when one crashes.
+          await settle();
+          tally.add(events);
+        },
+      });
+    },
+  });
+  const supervisor = new Supervisor({
+    strategy: options.strategy,
+    maxRestarts: 100,
+    children: [
+      ...(options.chain
+        ? [{
+          id: "stage",
+          restart: "transient" as const,
+          start: () =>
+            new ProducerConsumer<number, number>({
+              subscribeTo: [[producer, LINK]],
+              handleEvents: (events) => events,
+            }),
+        }]
+        : []),
+      ...[0, 1, 2, 3].map(consumer),
+    ],
+  });
+  await supervisor.closed;
+  await producer.closed;
+  return { tally, crashed };
+}
+
+// Point 1: rest_for_one and one_for_all stop healthy siblings with
+// "shutdown"; what their subscriptions held must still come back.
+describe("redeliver through restart strategies", () => {
+  for (const strategy of ["one_for_one", "rest_for_one", "one_for_all"] as const) {
+    it(`${strategy}: the siblings a crash makes the supervisor stop give back what they held, so every event is handled`, async () => {
+      const { tally, crashed } = await crashOneSibling({ strategy, chain: false, total: 1000 });
+      assert.ok(crashed);
+      assert.deepEqual(tally.missing(), [], tally.describeLoss());
+    });
+
+    it(`${strategy}: the same behind a supervised producer-consumer`, async () => {
+      const { tally, crashed } = await crashOneSibling({ strategy, chain: true, total: 1000 });
+      assert.ok(crashed);
+      assert.deepEqual(tally.missing(), [], tally.describeLoss());
+    });
+  }
+});
+
+// Point 2: a producer-consumer must not count an upstream chunk as handled
+// while its output can still come back to it or is still held downstream.
+describe("redeliver through double faults in a chain", () => {
+  const link = { maxDemand: 10, minDemand: 5, redeliver: true } as const;
+
+  /** A fresh producer-consumer and consumer on `producer` that handle the rest. */
+  async function finish(producer: Producer<number>, tally: Tally): Promise<void> {
+    const stage = new ProducerConsumer<number, number>({
+      subscribeTo: [[producer, link]],
+      handleEvents: (events) => events,
+    });
+    const consumer = new Consumer<number>({
+      subscribeTo: [[stage, link]],
+      handleEvents: (events) => tally.add(events),
+    });
+    await consumer.closed;
+    await producer.closed;
+  }
+
+  it("a consumer crash and then a crash of its producer-consumer lose no event", async () => {
+    const tally = new Tally(100);
+    const producer = Producer.from(range(0, 100));
+    const stage = new ProducerConsumer<number, number>({
+      subscribeTo: [[producer, link]],
+      handleEvents: (events) => events,
+    });
+    const consumer = new Consumer<number>({
+      subscribeTo: [[stage, link]],
+      handleEvents: () => {
+        throw new Error("consumer crashed");
+      },
+    });
+    await assert.rejects(consumer.closed, { message: "consumer crashed" });
+    // What the consumer gave back now waits in the producer-consumer.
+    await stage.stop(new Error("producer-consumer crashed"));
+    await finish(producer, tally);
+    assert.deepEqual(tally.missing(), [], tally.describeLoss());
+  });
+
+  it("a producer-consumer crash while its consumer holds events, and then that consumer's crash, lose no event", async () => {
+    const tally = new Tally(100);
+    const producer = Producer.from(range(0, 100));
+    const stage = new ProducerConsumer<number, number>({
+      subscribeTo: [[producer, link]],
+      handleEvents: (events) => events,
+    });
+    const busy = deferred();
+    const gate = deferred();
+    let calls = 0;
+    const consumer = new Consumer<number>({
+      subscribeTo: [[stage, link]],
+      handleEvents: async (events) => {
+        if (++calls === 1) return tally.add(events);
+        busy.resolve();
+        await gate.promise;
+        throw new Error("consumer crashed");
+      },
+    });
+    await busy.promise;
+    await stage.stop(new Error("producer-consumer crashed"));
+    gate.resolve();
+    await assert.rejects(consumer.closed, { message: "consumer crashed" });
+    await finish(producer, tally);
+    assert.deepEqual(tally.missing(), [], tally.describeLoss());
+  });
+
+  it("without crashes, a chain with redeliver on every link handles every event exactly once", async () => {
+    const tally = new Tally(1000);
+    await finish(Producer.from(range(0, 1000)), tally);
+    assert.deepEqual(tally.missing(), []);
+    assert.equal(tally.handled, 1000);
+  });
+});
