@@ -114,10 +114,9 @@ export function toArray<T>(events: Emitted<T>, action: string): T[] {
   if (
     typeof events !== "object" || typeof (events as Iterable<T>)[Symbol.iterator] !== "function"
   ) {
-    const rule = typeof events === "string"
-      ? "an iterable of events (not a string) or nothing"
-      : "an iterable or nothing";
-    throw new TypeError(v.message(action, "the returned events", rule, events));
+    throw new TypeError(
+      v.message(action, "the returned events", "an iterable or nothing", events),
+    );
   }
   return Array.from(events);
 }

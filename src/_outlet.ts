@@ -57,6 +57,8 @@ export class Outlet implements ProducerEnd {
   #position = 0;
   /** The lowest position among the events being dispatched now. */
   #low = 0;
+  /** For a dispatcher without heldFrom: the lowest position it may still hold (Infinity: none). */
+  #heldLow = Infinity;
   readonly #unacked: Unacked[] = [];
   /** Called when downstream demand arrives at a producer-consumer, or at a producer with a writable. */
   onDemand: (() => MaybePromise) | undefined;
@@ -88,6 +90,22 @@ export class Outlet implements ProducerEnd {
       this.#dispatcher.idle?.() !== false;
   }
 
+  /**
+   * How long a closing stage keeps events its dispatcher holds for
+   * subscriptions to come (a partition with no subscriber), or undefined
+   * when it holds none such.
+   */
+  get keepMs(): number | undefined {
+    const dispatcher = this.#dispatcher;
+    if (dispatcher.discard === undefined || dispatcher.idle?.() !== false) return undefined;
+    return dispatcher.keepMs ?? 0;
+  }
+
+  /** Drops what the dispatcher holds for no live subscription; returns how many. */
+  discardHeld(): number {
+    return this.#demand(this.#dispatcher.discard?.() ?? 0, "discard");
+  }
+
   /** True while a tracked consumer may still give events back. */
   get holding(): boolean {
     for (const link of this.#holding) {
@@ -104,12 +122,14 @@ export class Outlet implements ProducerEnd {
 
   #host(): DispatcherHost<unknown> {
     const ctx = this.#ctx;
+    // deno-lint-ignore no-this-alias
+    const outlet = this;
     return {
-      send: (subscription, events) => {
+      send: (subscription, events, position) => {
         const link = linkFor(subscription);
         if (link === undefined || events.length === 0) return;
         this.sent += events.length;
-        link.send(events, this.#low);
+        link.send(events, position === undefined ? this.#low : Math.min(position, this.#low));
         if (!link.tracked && this.#config.acknowledge !== undefined && link.consumer !== null) {
           this.#config.acknowledge(events, true);
         }
@@ -124,6 +144,9 @@ export class Outlet implements ProducerEnd {
         if (link !== undefined) ctx.post({ k: CANCEL, link, reason, redeliver: false });
       },
       bufferSize: this.#config.producer!.bufferSize,
+      get position() {
+        return outlet.#low;
+      },
     };
   }
 
@@ -176,6 +199,7 @@ export class Outlet implements ProducerEnd {
       }
       if (!link.active || this.#ctx.stopped) return;
       let demand: number;
+      this.#lowFor(this.#position);
       try {
         demand = this.#demand(this.#dispatcher.subscribe(link.view), "subscribe");
       } catch (error) {
@@ -189,6 +213,7 @@ export class Outlet implements ProducerEnd {
 
   onAsk(link: AnyLink, count: number): MaybePromise {
     if (!link.active) return;
+    this.#lowFor(this.#position);
     const demand = this.#demand(this.#dispatcher.ask(count, link.view), "ask");
     if (demand < count && this.#accumulated === null && this.#buffer.count > 0) {
       // Part of the ask was matched with demand already forwarded for a
@@ -213,6 +238,7 @@ export class Outlet implements ProducerEnd {
     return then(result, (events) => {
       if (this.#ctx.stopped) return;
       // The subscription leaves the dispatcher first, so nothing more is sent to it.
+      this.#lowFor(this.#position);
       const demand = this.#demand(this.#dispatcher.cancel(link.view), "cancel");
       this.#giveBack(link, redeliver);
       this.dispatch(toArray(events, "cancel"));
@@ -279,8 +305,9 @@ export class Outlet implements ProducerEnd {
     }
     const low = this.#position;
     this.#position += events.length;
-    this.#low = low;
+    this.#lowFor(low);
     const leftover = this.#dispatcher.dispatch(events);
+    if (low < this.#heldLow) this.#heldLow = low;
     // Buffered events count too: they will answer the next asks. Demand the
     // dispatcher cannot place (a consumer that left) must not keep the stage
     // pulling upstream into its buffer.
@@ -300,8 +327,9 @@ export class Outlet implements ProducerEnd {
     while (demand > 0 && !buffer.empty) {
       const { events, released, low } = buffer.take(demand);
       if (events.length > 0) {
-        this.#low = low;
+        this.#lowFor(low);
         const leftover = this.#dispatcher.dispatch(events);
+        if (low < this.#heldLow) this.#heldLow = low;
         demand -= events.length - leftover.length;
         if (leftover.length > 0) {
           // The markers this take reached stay behind the events put back.
@@ -330,17 +358,7 @@ export class Outlet implements ProducerEnd {
 
   /** Checks a demand a dispatcher returned (a user's dispatcher may return anything). */
   #demand(demand: unknown, method: string): number {
-    if (typeof demand !== "number" || !Number.isInteger(demand) || demand < 0) {
-      throw new TypeError(
-        v.message(
-          `${method} a subscription`,
-          `the demand returned by the dispatcher's ${method}`,
-          "an integer >= 0",
-          demand,
-        ),
-      );
-    }
-    return demand;
+    return v.integer(method, "the demand returned by the dispatcher", demand, 0);
   }
 
   // ---------------------------------------------------------------- redelivery and acknowledgement
@@ -364,6 +382,8 @@ export class Outlet implements ProducerEnd {
       return;
     }
     const dispatcher = this.#dispatcher;
+    this.#lowFor(low);
+    if (dispatcher.redeliver !== undefined && low < this.#heldLow) this.#heldLow = low;
     const rest = dispatcher.redeliver === undefined
       ? events
       : dispatcher.redeliver(events, link.view);
@@ -392,10 +412,31 @@ export class Outlet implements ProducerEnd {
     this.advance();
   }
 
+  /** A lower bound of the output positions the dispatcher holds (Infinity: none). */
+  #held(): number {
+    const dispatcher = this.#dispatcher;
+    if (dispatcher.heldFrom !== undefined) return dispatcher.heldFrom();
+    if (dispatcher.idle?.() === false) return this.#heldLow;
+    return this.#heldLow = Infinity;
+  }
+
+  /**
+   * Sets the low the dispatcher's sends carry for a call about events from
+   * `low` on: events it sends from what it holds may be older. Only a
+   * producer-consumer needs it (to acknowledge its upstream).
+   */
+  #lowFor(low: number): void {
+    const dispatcher = this.#dispatcher;
+    // A dispatcher with heldFrom says where what it sends from its store comes from.
+    this.#low = this.#pc && dispatcher.heldFrom === undefined ? Math.min(low, this.#held()) : low;
+  }
+
   /** Acknowledges the upstream chunks whose output is done. */
   advance(): void {
     const unacked = this.#unacked;
     let frontier = this.#buffer.low;
+    const held = this.#held();
+    if (held < frontier) frontier = held;
     for (const link of this.#holding) {
       const low = link.low;
       if (low < frontier) frontier = low;

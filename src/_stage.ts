@@ -89,6 +89,8 @@ export class StageCore implements StageContext {
   #internal = false;
   /** The upstream stage whose failure this stage stopped with. */
   #failedFrom: string | undefined;
+  /** The timer after which a closing stage drops what its dispatcher keeps for subscribers to come. */
+  #keepTimer: ReturnType<typeof setTimeout> | undefined;
   /** Events discarded (from the buffer, or held by a stranded closing stage). */
   discarded = 0;
   /** Called once the stage has stopped, before `closed` settles (the faces end their streams). */
@@ -362,7 +364,10 @@ export class StageCore implements StageContext {
     const stranded = outlet !== undefined && outlet.hadDownstream && outlet.downstream.size === 0;
     if (!stranded) {
       if (inlet !== undefined && !inlet.done) return;
-      if (outlet !== undefined && !outlet.drained) return;
+      if (outlet !== undefined && !outlet.drained) return this.#keep(outlet);
+    } else if (outlet.keepMs !== undefined) {
+      // Its dispatcher keeps events for subscribers to come: they may still.
+      return this.#keep(outlet);
     }
     // Events a tracked consumer has not handled yet may still come back.
     if (outlet !== undefined && outlet.holding) return;
@@ -378,6 +383,23 @@ export class StageCore implements StageContext {
     this.#stop("normal");
   }
 
+  /**
+   * A closing stage waiting for its dispatcher's events: what is kept for
+   * subscribers to come (a partition with no subscriber) is dropped and
+   * reported once the dispatcher's keepMs has passed.
+   */
+  #keep(outlet: Outlet): void {
+    const keepMs = outlet.keepMs;
+    if (keepMs === undefined || keepMs === Infinity || this.#keepTimer !== undefined) return;
+    this.#keepTimer = setTimeout(() => {
+      this.#keepTimer = undefined;
+      if (this.stopped) return;
+      const dropped = outlet.discardHeld();
+      if (dropped > 0) this.reportDiscard(dropped);
+      this.post({ k: CHECK });
+    }, keepMs);
+  }
+
   /** A graceful end calls terminate first; the events it returns are delivered before the end. */
   #terminateGracefully(): MaybePromise {
     return then(this.config.terminate!("normal"), (events) => {
@@ -388,6 +410,7 @@ export class StageCore implements StageContext {
   #stop(reason: unknown): void {
     this.stopped = true;
     this.reason = reason;
+    clearTimeout(this.#keepTimer);
     if (this.#onAbort !== undefined) {
       this.config.signal!.removeEventListener("abort", this.#onAbort);
     }

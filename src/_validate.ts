@@ -3,11 +3,11 @@
 // message reads: `Cannot <action> as <name> must be <rule>: current value is <value>`.
 
 /**
- * The largest `maxDemand` (and stream `highWaterMark`): 2³¹ − 1. Demand is
- * counted in plain numbers; far larger values would lose precision once
- * added up.
+ * The largest `maxDemand` (and stream `highWaterMark`): 2³² − 1, the most
+ * elements an array holds, so a batch of that demand can exist. Far larger
+ * values would also lose precision once added up.
  */
-export const MAX_DEMAND: number = 2 ** 31 - 1;
+export const MAX_DEMAND: number = 2 ** 32 - 1;
 
 /** Renders a rejected value for an error message. */
 export function show(value: unknown): string {
@@ -110,7 +110,7 @@ export function signal(action: string, value: unknown): AbortSignal | undefined 
 export function demand(action: string, name: string, value: unknown): number {
   integer(action, name, value, 1);
   if ((value as number) > MAX_DEMAND) {
-    throw new RangeError(message(action, name, `an integer <= ${MAX_DEMAND}`, value));
+    throw new RangeError(message(action, name, `an integer in [1, ${MAX_DEMAND}]`, value));
   }
   return value as number;
 }

@@ -23,9 +23,11 @@ export interface DispatcherHost<T> {
   /**
    * Delivers `events` to `subscription` now, as one batch. `events` must be
    * non-empty and must not exceed the demand the subscription has asked for;
-   * the host owns the array afterwards.
+   * the host owns the array afterwards. A dispatcher that sends events it
+   * kept (and implements `heldFrom`) gives the lowest of their output
+   * positions as `position`.
    */
-  send(subscription: Subscription<T>, events: T[]): void;
+  send(subscription: Subscription<T>, events: T[], position?: number): void;
   /** Queues an ask of `count` events on behalf of `subscription` (a demand refund). */
   ask(subscription: Subscription<T>, count: number): void;
   /** Queues `message` for the stage's `handleInfo`. */
@@ -34,6 +36,13 @@ export interface DispatcherHost<T> {
   cancel(subscription: Subscription<T>, reason: unknown): void;
   /** The stage's `bufferSize` (`Infinity` when unbounded). */
   readonly bufferSize: number;
+  /**
+   * The output position of the first event of the batch being dispatched
+   * (or redelivered): the stage numbers its events in the order it
+   * dispatches them. A dispatcher that keeps events may record it to answer
+   * `heldFrom`.
+   */
+  readonly position: number;
 }
 
 /**
@@ -124,11 +133,34 @@ export interface Dispatcher<T> {
   /** Delivers `message` to the stage's `handleInfo` through `host.info`, now or after events it holds. */
   info(message: unknown): void;
   /**
-   * False while the dispatcher holds events that a live subscription will
-   * ask for (a partition's backlog): a closing stage waits for them to be
+   * False while the dispatcher holds events: for a live subscription (a
+   * partition's backlog waiting for its demand) or for one still to come (a
+   * partition with no subscriber). A closing stage waits for them to be
    * delivered before it stops. Without it, the dispatcher holds no events.
    */
   idle?(): boolean;
+  /**
+   * How long, in milliseconds, a closing stage keeps events held for
+   * subscriptions that do not exist (yet) before it calls `discard`; an
+   * integer ≥ 0 or `Infinity`. Read only with `discard`.
+   */
+  readonly keepMs?: number;
+  /**
+   * The lowest output position (see `DispatcherHost.position`) among the
+   * events the dispatcher keeps, or `Infinity` if it keeps none. A
+   * producer-consumer whose upstream subscriptions have `redeliver`
+   * acknowledges an upstream chunk only once none of the output made from
+   * it is still held; without `heldFrom`, a dispatcher that is not `idle`
+   * holds back every acknowledgement until it is (safe, but the upstream
+   * producer then keeps more).
+   */
+  heldFrom?(): number;
+  /**
+   * Drops the events held for no live subscription (a partition nobody
+   * subscribed to again) and returns how many: the stage reports them
+   * through `onDiscard`.
+   */
+  discard?(): number;
   /**
    * Takes back `events` that were sent to `subscription` but never handled
    * (its consumer stopped abnormally with `redeliver: true`), so they are

@@ -23,10 +23,23 @@ export interface PartitionDispatcherOptions<T, K extends PartitionKey = Partitio
    * asked for when it filled still join it, so a backlog exceeds
    * `maxBacklog` by at most that demand. An integer ≥ 1 or `Infinity`.
    *
-   * @default {the producer's bufferSize}
+   * @default {the producer's bufferSize, or 10 000 when that is Infinity}
    */
   readonly maxBacklog?: number;
+  /**
+   * How long, in milliseconds, a closing producer keeps the backlog of a
+   * partition that has no subscriber, for a late or replacement subscriber;
+   * then it drops it, reporting it through the producer's `onDiscard` (and
+   * its warning). An integer ≥ 0 or `Infinity` (keep it until a subscriber
+   * comes or the producer is stopped).
+   *
+   * @default {5000}
+   */
+  readonly keepBacklogMs?: number;
 }
+
+/** The most partitions a PartitionDispatcher has. */
+const MAX_PARTITIONS = 65_536;
 
 /** An info message waiting behind the events queued before it. */
 class Marker {
@@ -48,6 +61,8 @@ interface Partition<T, K> {
   readonly backlog: Queue<T | Marker>;
   /** Events in `backlog` (markers not counted). */
   size: number;
+  /** The output position of each event in `backlog`, in the same order. */
+  readonly positions: Queue<number>;
   /** The events this partition's subscription gets from the dispatch in progress. */
   out: T[] | null;
 }
@@ -142,6 +157,8 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
   #full = 0;
   /** Asks this dispatcher queued through `host.ask` to forward demand, by subscription. */
   readonly #refunds = new Map<Subscription<T>, number>();
+  /** How long a closing producer keeps the backlog of a partition with no subscriber (keepBacklogMs). */
+  readonly keepMs: number;
 
   /**
    * Creates a dispatcher with every partition free and empty.
@@ -159,12 +176,22 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
     const partitions: unknown = o.partitions;
     let keys: K[];
     if (typeof partitions === "number") {
-      const count = v.integer(action, "partitions", partitions, 1);
+      const count = v.integer(action, "partitions", partitions, 1, MAX_PARTITIONS);
       this.#count = count;
       keys = Array.from({ length: count }, (_, i) => i as K);
     } else if (Array.isArray(partitions)) {
       if (partitions.length === 0) {
         throw new RangeError(v.message(action, "partitions", "a non-empty array", partitions));
+      }
+      if (partitions.length > MAX_PARTITIONS) {
+        throw new RangeError(
+          v.message(
+            action,
+            "partitions",
+            `an array of at most ${MAX_PARTITIONS} keys`,
+            partitions,
+          ),
+        );
       }
       keys = partitions.slice();
       const seen = new Set<K>();
@@ -189,6 +216,7 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
     this.#maxBacklog = o.maxBacklog === undefined
       ? NaN
       : v.integer(action, "maxBacklog", o.maxBacklog, 1, Infinity, true);
+    this.keepMs = v.integer(action, "keepBacklogMs", o.keepBacklogMs ?? 5000, 0, Infinity, true);
     const indexed = keys.every((key, index) => key === index);
     for (const key of keys) {
       const partition: Partition<T, K> = {
@@ -197,6 +225,7 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
         demand: 0,
         backlog: new Queue(),
         size: 0,
+        positions: new Queue(),
         out: null,
       };
       this.#partitions.set(key, partition);
@@ -266,7 +295,10 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
       throw new TypeError("Cannot use a PartitionDispatcher in two stages: create one per stage");
     }
     this.#host = host;
-    if (Number.isNaN(this.#maxBacklog)) this.#maxBacklog = host.bufferSize;
+    if (Number.isNaN(this.#maxBacklog)) {
+      // Every backlog is bounded by default, also on a producer-consumer (bufferSize Infinity).
+      this.#maxBacklog = Number.isFinite(host.bufferSize) ? host.bufferSize : 10_000;
+    }
   }
 
   /**
@@ -352,6 +384,7 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
     const length = events.length;
     const byIndex = this.#byIndex;
     const touched: Partition<T, K>[] = [];
+    const position = this.#host!.position;
     let i = 0;
     for (; i < length && this.#waiting > 0; i++) {
       const event = events[i];
@@ -383,6 +416,7 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
       } else {
         // Past maxBacklog only by demand asked upstream before the backlog filled.
         partition.backlog.push(event);
+        partition.positions.push(position + i);
         if (++partition.size === max) this.#full++;
       }
     }
@@ -421,12 +455,49 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
     }
   }
 
-  /** False while a subscribed partition's backlog holds events: a closing producer waits for them. */
+  /**
+   * False while a backlog holds events, whether its partition has a
+   * subscriber or not: a closing producer waits for them (for a partition
+   * with no subscriber, up to `keepBacklogMs`).
+   */
   idle(): boolean {
-    for (const partition of this.#partitions.values()) {
-      if (partition.subscription !== null && partition.size > 0) return false;
-    }
+    for (const partition of this.#partitions.values()) if (partition.size > 0) return false;
     return true;
+  }
+
+  /**
+   * The lowest output position among the events in the backlogs (each
+   * backlog keeps them in order, given-back events first), or `Infinity`.
+   */
+  heldFrom(): number {
+    let low = Infinity;
+    for (const partition of this.#partitions.values()) {
+      const head = partition.positions.peek();
+      if (head !== undefined && head < low) low = head;
+    }
+    return low;
+  }
+
+  /**
+   * Drops the backlogs of the partitions that have no subscriber; a closing
+   * producer calls it once `keepBacklogMs` has passed.
+   *
+   * @returns How many events were dropped.
+   */
+  discard(): number {
+    let dropped = 0;
+    for (const partition of this.#partitions.values()) {
+      if (partition.subscription !== null || partition.size === 0) continue;
+      const wasFull = partition.size >= this.#maxBacklog;
+      for (const item of partition.backlog.drain()) {
+        if (item instanceof Marker) this.#pass(item);
+      }
+      partition.positions.drain();
+      dropped += partition.size;
+      partition.size = 0;
+      if (wasFull) this.#full--;
+    }
+    return dropped;
   }
 
   /**
@@ -444,6 +515,12 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
     const rest = backlog.drain();
     for (const event of events) backlog.push(event);
     for (const item of rest) backlog.push(item);
+    // They go back before the others, with the lowest position the host knows for them.
+    const positions = partition.positions;
+    const later = positions.drain();
+    const position = this.#host!.position;
+    for (let i = 0; i < events.length; i++) positions.push(position);
+    for (const p of later) positions.push(p);
     partition.size += events.length;
     if (!wasFull && partition.size >= this.#maxBacklog) this.#full++;
     if (partition.demand > 0) {
@@ -460,6 +537,7 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
     if (backlog.length === 0) return count;
     const wasFull = partition.size >= this.#maxBacklog;
     const events: T[] = [];
+    let low = Infinity;
     while (backlog.length > 0) {
       const head = backlog.peek()!;
       if (head instanceof Marker) {
@@ -467,11 +545,13 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
         this.#pass(head);
       } else if (events.length < count) {
         events.push(backlog.shift() as T);
+        const position = partition.positions.shift()!;
+        if (position < low) low = position;
       } else break;
     }
     partition.size -= events.length;
     if (wasFull && partition.size < this.#maxBacklog) this.#full--;
-    if (events.length > 0) this.#host!.send(partition.subscription!, events);
+    if (events.length > 0) this.#host!.send(partition.subscription!, events, low);
     return count - events.length;
   }
 

@@ -403,18 +403,20 @@ describe("PartitionDispatcher as a state machine", () => {
     assert.deepEqual(dispatcher.redeliver([1], subscription("stranger", { partition: 1 })), [1]);
   });
 
-  it("idle is false only while a subscribed partition holds events", () => {
-    const { dispatcher } = setup({ partitions: 2, hash: parity });
+  it("idle is false while a backlog holds events, with or without a subscriber; discard drops those without", () => {
+    const { dispatcher } = setup({ partitions: 3, hash: (n: number) => n % 3 });
     const p0 = subscription<number>("p0", { partition: 0 });
     dispatcher.subscribe(p0);
-    dispatcher.ask(1, p0);
-    dispatcher.dispatch([1]);
-    assert.equal(dispatcher.idle(), true, "partition 1 has no subscription");
+    dispatcher.ask(3, p0);
+    dispatcher.dispatch([1, 2, 4]);
+    assert.equal(dispatcher.idle(), false, "partitions 1 and 2 keep events for a subscriber to come");
     const p1 = subscription<number>("p1", { partition: 1 });
     dispatcher.subscribe(p1);
+    assert.equal(dispatcher.discard(), 1, "only partition 2's event: partition 1 has a subscriber");
     assert.equal(dispatcher.idle(), false);
-    dispatcher.ask(1, p1);
+    dispatcher.ask(2, p1);
     assert.equal(dispatcher.idle(), true);
+    assert.equal(dispatcher.discard(), 0);
   });
 
   it("backlogSize rejects an unknown partition", () => {
