@@ -28,7 +28,12 @@ export {
   type JetStreamMessage,
   JetStreamProducer,
   type JetStreamProducerOptions,
-  type NatsConnection,
 } from "./src/nats/jetstream_producer.ts";
 export { JetStreamSink, type JetStreamSinkOptions } from "./src/nats/jetstream_sink.ts";
 export type { BrokerProducerStats, Outcome } from "./src/_broker_source.ts";
+export type {
+  JetStreamClientOptions,
+  NatsConnection,
+  NatsHeaders,
+  PublishAck,
+} from "./src/nats/_types.ts";

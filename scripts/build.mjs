@@ -17,6 +17,10 @@
 // 4. npm pack, install the tarball into a fresh temporary project, then run
 //    a pipeline that imports "webstage" from Node and type-check a
 //    TypeScript file that imports it, as a user would.
+// 5. The broker entry points ("webstage/nats", "webstage/redis") from the
+//    same tarball, in a project under .tmp/ whose peer dependencies
+//    (@nats-io/jetstream, ioredis) resolve from this repository's
+//    node_modules, as from a user's: imported from Node and type-checked.
 
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -186,6 +190,76 @@ export const closed: Promise<void> = consumer.closed;
   );
   run(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", app]);
   console.log("a TypeScript file importing webstage type-checks against the package");
+
+  step("import webstage/nats and webstage/redis with their peer dependencies");
+  const brokers = join(root, ".tmp", "pack-brokers");
+  rmSync(brokers, { recursive: true, force: true });
+  run("mkdir", ["-p", brokers]);
+  writeFileSync(
+    join(brokers, "package.json"),
+    JSON.stringify({ name: "brokers-app", private: true, type: "module" }),
+  );
+  run("npm", ["install", "--no-audit", "--no-fund", "--offline", tarball], { cwd: brokers });
+  writeFileSync(
+    join(brokers, "main.mjs"),
+    `import { JetStreamProducer, JetStreamSink } from "webstage/nats";
+import { RedisStreamProducer, RedisStreamSink } from "webstage/redis";
+const classes = { JetStreamProducer, JetStreamSink, RedisStreamProducer, RedisStreamSink };
+for (const [name, value] of Object.entries(classes)) {
+  if (typeof value !== "function") throw new Error(name + " is missing");
+}
+try {
+  new JetStreamProducer({ connection: {}, stream: "S", consumer: "c" });
+  throw new Error("a bad connection was accepted");
+} catch (error) {
+  if (!(error instanceof TypeError)) throw error;
+}
+console.log("imported webstage/nats and webstage/redis from the tarball");
+`,
+  );
+  run(process.execPath, ["main.mjs"], { cwd: brokers });
+  writeFileSync(
+    join(brokers, "main.ts"),
+    `import { Consumer } from "webstage";
+import { type JetStreamMessage, JetStreamProducer } from "webstage/nats";
+import { RedisStreamProducer, RedisStreamSink } from "webstage/redis";
+import { connect } from "@nats-io/transport-node";
+import { Redis } from "ioredis";
+export async function worker(url: string): Promise<Consumer<JetStreamMessage>> {
+  const connection = await connect({ servers: url });
+  const jobs = new JetStreamProducer({ connection, stream: "JOBS", consumer: "workers" });
+  return new Consumer<JetStreamMessage>({
+    subscribeTo: [[jobs, { maxDemand: 10 }]],
+    handleEvents(messages: JetStreamMessage[]): void {
+      for (const message of messages) void message.json<{ id: string }>().id;
+    },
+  });
+}
+export function copy(redis: Redis): RedisStreamSink<string> {
+  const entries = new RedisStreamProducer({ redis, stream: "in", group: "copiers" });
+  void entries;
+  return new RedisStreamSink<string>({ redis, stream: "out" });
+}
+`,
+  );
+  writeFileSync(
+    join(brokers, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: {
+        target: "es2022",
+        module: "nodenext",
+        moduleResolution: "nodenext",
+        lib: ["es2022", "dom", "esnext.disposable"],
+        types: ["node"], // ioredis's types need Node's: a Redis user has them
+        strict: true,
+        noEmit: true,
+      },
+      files: ["main.ts"],
+    }),
+  );
+  run(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", brokers]);
+  console.log("a TypeScript file importing webstage/nats and webstage/redis type-checks");
+  rmSync(brokers, { recursive: true, force: true });
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

@@ -15,12 +15,22 @@ const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
 const checks = [
   ["deno fmt --check", deno, ["fmt", "--check"]],
   ["deno lint", deno, ["lint"]],
-  ["deno doc --lint mod.ts", deno, ["doc", "--lint", "mod.ts"]],
-  ["tsc: src/ with web types only (no Node, Deno or Bun)", process.execPath, [
-    tsc,
-    "-p",
-    "tsconfig.web.json",
+  ["deno doc --lint mod.ts nats.ts redis.ts", deno, [
+    "doc",
+    "--lint",
+    "mod.ts",
+    "nats.ts",
+    "redis.ts",
   ]],
+  [
+    "tsc: mod.ts, nats.ts, redis.ts and src/ with web types only (no Node, Deno or Bun)",
+    process.execPath,
+    [
+      tsc,
+      "-p",
+      "tsconfig.web.json",
+    ],
+  ],
   ["tests/CODES.md has every catalogue code cited by a test name", process.execPath, [
     join(root, "scripts", "check_codes.mjs"),
   ]],
@@ -30,6 +40,8 @@ const checks = [
     "--doc",
     "--allow-all",
     "mod.ts",
+    "nats.ts",
+    "redis.ts",
     "src/",
     "README.md",
   ]],

@@ -9,8 +9,11 @@
 // compiled files), workerd (miniflare, on an esbuild bundle) and polyfill
 // (node24 with webstage's stream classes replaced by web-streams-polyfill).
 // Files under tests/examples/ spawn processes and browsers, so they run on
-// node24 only. Exits non-zero when any runtime fails or runs no test; a
-// missing Chromium is skipped loudly, unless CI is set.
+// node24 only. Files under tests/brokers/ start nats-server and redis-server
+// and spawn worker processes: they run on node24, node20, deno and bun, not
+// in Chromium, workerd or on the polyfill. Exits non-zero when any runtime
+// fails or runs no test; a missing Chromium, nats-server or redis-server is
+// skipped loudly, unless CI is set.
 
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
@@ -23,6 +26,7 @@ import { summarize } from "./_test/results.mjs";
 import { runChromium } from "./_test/chromium.mjs";
 import { runWorkerd } from "./_test/workerd.mjs";
 import { systemNode } from "./system_node.mjs";
+import { findBinary } from "./_test/binaries.mjs";
 import { execFileSync } from "node:child_process";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -47,7 +51,12 @@ for (const name of runtimes) {
 }
 const filters = args.filter((arg) => !arg.startsWith("--"));
 const allFiles = findTestFiles(root, filters);
-const portable = allFiles.filter((file) => !file.startsWith("tests/examples/"));
+const isExample = (file) => file.startsWith("tests/examples/");
+const isBroker = (file) => file.startsWith("tests/brokers/");
+/** The files every runtime runs (Chromium, workerd and the polyfill run only these). */
+const portable = allFiles.filter((file) => !isExample(file) && !isBroker(file));
+/** Node 20, Deno and Bun also run the broker tests (they start servers and processes). */
+const serverSide = allFiles.filter((file) => !isExample(file));
 const inCI = Boolean(process.env.CI);
 
 rmSync(tmp, { recursive: true, force: true });
@@ -97,7 +106,7 @@ const runners = {
   },
   async node20() {
     await compile();
-    const files = portable.map((file) => `build/${file.replace(/\.ts$/, ".js")}`);
+    const files = serverSide.map((file) => `build/${file.replace(/\.ts$/, ".js")}`);
     const run = await nodeTest(node20, files);
     for (const record of run.records) record.file = record.file?.replace(/^.*?build\//, "");
     return run;
@@ -106,27 +115,27 @@ const runners = {
     return await nodeTest(node24, portable, ["--import", "./scripts/_test/use_polyfill.mjs"]);
   },
   async deno() {
-    if (!portable.length) return { records: [], output: "" };
+    if (!serverSide.length) return { records: [], output: "" };
     const junit = join(tmp, "deno.xml");
     const result = await runProcess(bin("deno"), [
       "test",
       "--allow-all",
       "--reporter=dot",
       `--junit-path=${junit}`,
-      ...portable,
+      ...serverSide,
     ], { cwd: root, timeoutMs: TIMEOUT_MS });
     const records = existsSync(junit) ? denoRecords(readFileSync(junit, "utf8")).tests : [];
     return { records, output: result.output, code: result.code, timedOut: result.timedOut };
   },
   async bun() {
-    if (!portable.length) return { records: [], output: "" };
+    if (!serverSide.length) return { records: [], output: "" };
     const junit = join(tmp, "bun.xml");
     const result = await runProcess(bin("bun"), [
       "test",
       `--timeout=${TEST_TIMEOUT_MS}`,
       "--reporter=junit",
       `--reporter-outfile=${junit}`,
-      ...portable.map((file) => `./${file}`),
+      ...serverSide.map((file) => `./${file}`),
     ], { cwd: root, timeoutMs: TIMEOUT_MS });
     const records = existsSync(junit) ? bunRecords(readFileSync(junit, "utf8")) : [];
     return { records, output: result.output, code: result.code, timedOut: result.timedOut };
@@ -203,6 +212,18 @@ function indent(text) {
 }
 
 console.log(`webstage tests: ${allFiles.length} files on ${runtimes.join(", ")}`);
+const missingBrokers = allFiles.some(isBroker)
+  ? ["nats-server", "redis-server"].filter((name) => findBinary(name) === undefined)
+  : [];
+if (missingBrokers.length) {
+  const message = `${missingBrokers.join(" and ")} not installed: the broker tests are ` +
+    `skipped (install with \`apt-get install -y ${missingBrokers.join(" ")}\`)`;
+  if (inCI) {
+    console.error(`\n!!! ${message}, and CI is set: failing\n`);
+    process.exit(1);
+  }
+  console.error(`\n!!! ${message}\n`);
+}
 // Two lanes (this is a 2-core machine): the V8-based runtimes in one, the rest in the other.
 const laneA = runtimes.filter((name) => ["node24", "node20", "polyfill"].includes(name));
 const laneB = runtimes.filter((name) => !laneA.includes(name));
@@ -212,5 +233,8 @@ await Promise.all([laneA, laneB].map(async (lane) => {
 
 console.log(`\n${runtimes.map((name) => lines.get(name)).join("\n")}`);
 console.log(`(${format((performance.now() - started) / 1000)} in all)`);
+if (missingBrokers.length) {
+  console.log(`!!! broker tests SKIPPED: ${missingBrokers.join(" and ")} not installed`);
+}
 console.log(`${totalPassed} passed, ${totalFailed} failed`);
 process.exitCode = broken || totalPassed === 0 ? 1 : 0;

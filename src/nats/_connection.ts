@@ -1,4 +1,4 @@
-import type { NatsConnection } from "./jetstream_producer.ts";
+import type { NatsConnection } from "./_types.ts";
 import * as v from "../_validate.ts";
 
 /** Checks that `value` looks like a NATS connection (publish, subscribe, flush, isClosed). */

@@ -1,4 +1,4 @@
-import type { Consumer as PullConsumer, JetStreamOptions, JsMsg } from "@nats-io/jetstream";
+import type { Consumer as PullConsumer, JsMsg } from "@nats-io/jetstream";
 import { jetstream } from "@nats-io/jetstream";
 import type { Dispatcher } from "../dispatcher.ts";
 import { Producer, type ProducerOptions } from "../producer.ts";
@@ -12,22 +12,17 @@ import {
 } from "../_broker_source.ts";
 import * as v from "../_validate.ts";
 import { checkConnection } from "./_connection.ts";
-
-/** A NATS connection from any transport (`@nats-io/transport-node`, `wsconnect`, …). */
-export type NatsConnection = Parameters<typeof jetstream>[0];
+import type { JetStreamClientOptions, NatsConnection, NatsHeaders } from "./_types.ts";
 
 /**
- * One JetStream message as an event of a {@linkcode JetStreamProducer}: the
- * client's `JsMsg` and its acknowledgement. By default the producer settles
- * it after the consumer's `handleEvents` (or `ConsumerSupervisor` task):
- * `ack()` on success, `nak()` on failure. Calling `ack()`, `nak()` or
- * `term()` yourself settles it earlier; whatever comes first wins, and a
- * message is settled exactly once (do not call the methods of `message`
- * directly).
+ * One JetStream message as an event of a {@linkcode JetStreamProducer}, with
+ * its acknowledgement. By default the producer settles it after the
+ * consumer's `handleEvents` (or `ConsumerSupervisor` task): `ack()` on
+ * success, `nak()` on failure. Calling `ack()`, `nak()` or `term()` yourself
+ * settles it earlier; whatever comes first wins, and a message is settled
+ * exactly once.
  */
 export interface JetStreamMessage {
-  /** The client library's message (headers, delivery info). */
-  readonly message: JsMsg;
   /** The subject it was published on. */
   readonly subject: string;
   /** Its payload. */
@@ -38,6 +33,10 @@ export interface JetStreamMessage {
   readonly deliveryCount: number;
   /** Whether this is a redelivery. */
   readonly redelivered: boolean;
+  /** Its headers, if it has any. */
+  readonly headers: NatsHeaders | undefined;
+  /** When the stream stored it (an ISO 8601 string). */
+  readonly timestamp: string;
   /** The payload parsed as JSON. */
   json<T = unknown>(): T;
   /** The payload decoded as UTF-8. */
@@ -67,7 +66,7 @@ export interface JetStreamProducerOptions {
    */
   readonly consumer: string;
   /** Options of the JetStream client (domain, API prefix, timeout). */
-  readonly jetStreamOptions?: JetStreamOptions;
+  readonly jetStreamOptions?: JetStreamClientOptions;
   /**
    * How long a pull request waits for messages, in milliseconds (≥ 1000).
    * `close()` waits at most this long for the open ones to end.
@@ -133,6 +132,12 @@ class Delivery implements JetStreamMessage {
   get redelivered(): boolean {
     return this.message.redelivered;
   }
+  get headers(): NatsHeaders | undefined {
+    return this.message.headers;
+  }
+  get timestamp(): string {
+    return this.message.timestamp;
+  }
   json<T = unknown>(): T {
     return this.message.json<T>();
   }
@@ -158,7 +163,7 @@ interface NormalOptions {
   readonly connection: NatsConnection;
   readonly stream: string;
   readonly consumer: string;
-  readonly jetStreamOptions: JetStreamOptions | undefined;
+  readonly jetStreamOptions: JetStreamClientOptions | undefined;
   readonly expires: number;
   readonly maxPullRequests: number;
   readonly nakDelay: number;
@@ -180,7 +185,7 @@ function normalize(options: unknown): NormalOptions {
     consumer: checkName(action, "consumer", o.consumer),
     jetStreamOptions: o.jetStreamOptions === undefined
       ? undefined
-      : v.options<JetStreamOptions>(action, "jetStreamOptions", o.jetStreamOptions),
+      : v.options<JetStreamClientOptions>(action, "jetStreamOptions", o.jetStreamOptions),
     expires: v.integer(action, "expires", o.expires ?? 5000, 1000),
     maxPullRequests: v.integer(action, "maxPullRequests", o.maxPullRequests ?? 2, 1),
     nakDelay: v.integer(action, "nakDelay", o.nakDelay ?? 0, 0),
@@ -231,6 +236,21 @@ function normalize(options: unknown): NormalOptions {
  * // …on shutdown:
  * await orders.close();
  * await connection.drain();
+ * ```
+ *
+ * @example Options are checked before anything is sent
+ * ```ts
+ * import { JetStreamProducer } from "@webstage/webstage/nats";
+ * import assert from "node:assert/strict";
+ *
+ * assert.throws(
+ *   () => new JetStreamProducer({ connection: null!, stream: "ORDERS", consumer: "workers" }),
+ *   {
+ *     name: "TypeError",
+ *     message:
+ *       "Cannot construct JetStreamProducer as connection must be a NATS connection: current value is null",
+ *   },
+ * );
  * ```
  */
 export class JetStreamProducer extends Producer<JetStreamMessage> {
@@ -321,7 +341,7 @@ class JetStreamFetcher implements Fetcher<Delivery> {
   async #setUp(): Promise<void> {
     const { connection, stream, consumer, jetStreamOptions } = this.#options;
     try {
-      this.#consumer = await jetstream(connection, jetStreamOptions).consumers.get(
+      this.#consumer = await jetstream(connection as never, jetStreamOptions).consumers.get(
         stream,
         consumer,
       );

@@ -1,8 +1,8 @@
-import type { JetStreamOptions, JetStreamPublishOptions, PubAck } from "@nats-io/jetstream";
+import type { JetStreamPublishOptions } from "@nats-io/jetstream";
 import { jetstream } from "@nats-io/jetstream";
 import { Consumer, type SubscribeTo } from "../consumer.ts";
 import * as v from "../_validate.ts";
-import type { NatsConnection } from "./jetstream_producer.ts";
+import type { JetStreamClientOptions, NatsConnection, PublishAck } from "./_types.ts";
 import { checkConnection } from "./_connection.ts";
 
 /** Options of a {@linkcode JetStreamSink}. */
@@ -24,7 +24,7 @@ export interface JetStreamSinkOptions<T> {
    */
   readonly msgID?: (event: T) => string;
   /** Options of the JetStream client (domain, API prefix, timeout). */
-  readonly jetStreamOptions?: JetStreamOptions;
+  readonly jetStreamOptions?: JetStreamClientOptions;
   /**
    * How long to wait for each publish acknowledgement, in milliseconds.
    *
@@ -32,7 +32,7 @@ export interface JetStreamSinkOptions<T> {
    */
   readonly timeout?: number;
   /** Called with each chunk's publish acknowledgements, in event order. */
-  readonly onPublished?: (acks: PubAck[]) => void;
+  readonly onPublished?: (acks: PublishAck[]) => void;
   /** Sources to subscribe to at once; their `maxDemand - minDemand` is the most publishes in flight. */
   readonly subscribeTo?: readonly SubscribeTo<T>[];
   /** Aborting it stops the sink with `signal.reason`. */
@@ -75,6 +75,14 @@ function defaultEncode(event: unknown): Uint8Array | string {
  * });
  * await sink.closed; // every order stored in the stream
  * ```
+ *
+ * @example Options are checked before anything is sent
+ * ```ts
+ * import { JetStreamSink } from "@webstage/webstage/nats";
+ * import assert from "node:assert/strict";
+ *
+ * assert.throws(() => new JetStreamSink({ connection: null!, subject: "orders" }), TypeError);
+ * ```
  */
 export class JetStreamSink<T> extends Consumer<T> {
   /**
@@ -103,14 +111,18 @@ export class JetStreamSink<T> extends Consumer<T> {
     const encode = v.callback<(event: T) => Uint8Array | string>(action, "encode", o.encode) ??
       defaultEncode;
     const msgID = v.callback<(event: T) => string>(action, "msgID", o.msgID);
-    const onPublished = v.callback<(acks: PubAck[]) => void>(action, "onPublished", o.onPublished);
+    const onPublished = v.callback<(acks: PublishAck[]) => void>(
+      action,
+      "onPublished",
+      o.onPublished,
+    );
     const timeout = o.timeout === undefined
       ? undefined
       : v.integer(action, "timeout", o.timeout, 1);
     const jetStreamOptions = o.jetStreamOptions === undefined
       ? undefined
-      : v.options<JetStreamOptions>(action, "jetStreamOptions", o.jetStreamOptions);
-    const js = jetstream(connection, jetStreamOptions);
+      : v.options<JetStreamClientOptions>(action, "jetStreamOptions", o.jetStreamOptions);
+    const js = jetstream(connection as never, jetStreamOptions);
     super({
       subscribeTo: o.subscribeTo,
       signal: o.signal,

@@ -229,6 +229,21 @@ function normalize(options: unknown): NormalOptions {
  * await mails.close();
  * await redis.quit();
  * ```
+ *
+ * @example Options are checked before anything is sent
+ * ```ts
+ * import { RedisStreamProducer } from "@webstage/webstage/redis";
+ * import assert from "node:assert/strict";
+ *
+ * assert.throws(
+ *   () => new RedisStreamProducer({ redis: null!, stream: "mails", group: "mailers" }),
+ *   {
+ *     name: "TypeError",
+ *     message:
+ *       "Cannot construct RedisStreamProducer as redis must be a Redis client (ioredis): current value is null",
+ *   },
+ * );
+ * ```
  */
 export class RedisStreamProducer extends Producer<RedisStreamMessage> {
   readonly #engine: SourceEngine<Entry>;

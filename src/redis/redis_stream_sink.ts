@@ -63,6 +63,14 @@ function defaultFields(event: unknown): RedisFields {
  * });
  * await sink.closed;
  * ```
+ *
+ * @example Options are checked before anything is sent
+ * ```ts
+ * import { RedisStreamSink } from "@webstage/webstage/redis";
+ * import assert from "node:assert/strict";
+ *
+ * assert.throws(() => new RedisStreamSink({ redis: null!, stream: "audit" }), TypeError);
+ * ```
  */
 export class RedisStreamSink<T> extends Consumer<T> {
   /**

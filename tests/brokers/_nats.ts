@@ -4,7 +4,7 @@
 
 import { connect } from "@nats-io/transport-node";
 import { AckPolicy, type ConsumerInfo, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "../../nats.ts";
+import type { NatsConnection } from "@nats-io/transport-node";
 
 /** Connects with reconnection that never gives up (the tests restart the server). */
 export function connectTo(url: string): Promise<NatsConnection> {
@@ -12,7 +12,7 @@ export function connectTo(url: string): Promise<NatsConnection> {
     servers: url,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 100,
-  }) as Promise<NatsConnection>;
+  });
 }
 
 /** Creates stream `name` on `name.>` and a durable explicit-ack pull consumer `workers`. */

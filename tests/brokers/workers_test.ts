@@ -14,7 +14,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { jetstreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "../../nats.ts";
+import type { NatsConnection } from "@nats-io/transport-node";
 import type { Redis } from "ioredis";
 import { type BrokerServer, skipWithout, startNats, startRedis } from "./_servers.ts";
 import { connectTo, consumerInfo, publish } from "./_nats.ts";
