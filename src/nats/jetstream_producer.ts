@@ -68,8 +68,9 @@ export interface JetStreamProducerOptions {
   /** Options of the JetStream client (domain, API prefix, timeout). */
   readonly jetStreamOptions?: JetStreamClientOptions;
   /**
-   * How long a pull request waits for messages, in milliseconds (≥ 1000).
-   * `close()` waits at most this long for the open ones to end.
+   * How long a pull request waits for messages, in milliseconds (an integer
+   * ≥ 1000): on an idle stream, the producer sends one pull request per
+   * `expires` per open slot.
    *
    * @default {5000}
    */
@@ -208,10 +209,11 @@ function normalize(options: unknown): NormalOptions {
  * one on the same durable consumer. A process that dies without settling
  * its messages gets them redelivered after the consumer's `ack_wait`.
  *
- * `close()` is graceful: it stops pulling, waits for the open pull requests
- * (at most `expires`), delivers what they brought, waits until every message
- * it sent has been handled, settles them, flushes the connection and
- * resolves. `stop()` is immediate: it negatively acknowledges every message
+ * `close()` is graceful: it stops pulling, lets the open pull requests that
+ * are still bringing messages finish (one that brings nothing for 100 ms is
+ * stopped, so the server sends it nothing more), delivers what they brought,
+ * waits until every message it sent has been handled, settles them, flushes
+ * the connection and resolves. `stop()` is immediate: it negatively acknowledges every message
  * not yet settled (later results are ignored). The connection stays open:
  * close it yourself afterwards (`await connection.drain()`).
  *
@@ -319,13 +321,18 @@ export class JetStreamProducer extends Producer<JetStreamMessage> {
   }
 }
 
+/** How long a pull request may bring nothing before close() stops it. */
+const IDLE_MS = 100;
+
 /** Pull requests sized by the credit, a few at a time, retried with a backoff. */
 class JetStreamFetcher implements Fetcher<Delivery> {
   readonly #engine: SourceEngine<Delivery>;
   readonly #options: NormalOptions;
   readonly #producer: JetStreamProducer;
   #consumer: PullConsumer | undefined;
-  readonly #open = new Set<{ stop(): void }>();
+  /** Open pull requests: how to stop one, and when it last brought a message (or started). */
+  readonly #open = new Set<{ stop(): void; active: number }>();
+  #idleCheck: ReturnType<typeof setInterval> | undefined;
   #failures = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #drained: (() => void) | undefined;
@@ -368,7 +375,7 @@ class JetStreamFetcher implements Fetcher<Delivery> {
   }
 
   #pull(consumer: PullConsumer, size: number): void {
-    const handle = { stop: () => {} };
+    const handle = { stop: () => {}, active: Date.now() };
     this.#open.add(handle);
     let received = 0;
     const run = async () => {
@@ -383,6 +390,7 @@ class JetStreamFetcher implements Fetcher<Delivery> {
           continue;
         }
         received++;
+        handle.active = Date.now();
         batch.push(new Delivery(message, this.#engine));
         if (messages.getPending() === 0) {
           this.#engine.receive(batch);
@@ -397,7 +405,10 @@ class JetStreamFetcher implements Fetcher<Delivery> {
     ).finally(() => {
       this.#open.delete(handle);
       this.#engine.returnCredit(size - received);
-      if (this.#open.size === 0) this.#drained?.();
+      if (this.#open.size === 0) {
+        clearInterval(this.#idleCheck);
+        this.#drained?.();
+      }
       this.pump();
     });
   }
@@ -417,16 +428,26 @@ class JetStreamFetcher implements Fetcher<Delivery> {
     }, backoff(this.#failures));
   }
 
+  /**
+   * Stops pulling; a pull request still bringing messages may finish, one
+   * that brought none for IDLE_MS is stopped (the server then sends it no
+   * more), so close() does not wait for `expires` on an idle stream.
+   */
   drain(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
     if (this.#open.size === 0) return Promise.resolve();
+    this.#idleCheck = setInterval(() => {
+      const now = Date.now();
+      for (const handle of this.#open) if (now - handle.active >= IDLE_MS) handle.stop();
+    }, IDLE_MS / 2);
     return new Promise((resolve) => (this.#drained = resolve));
   }
 
   abort(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#idleCheck);
     for (const handle of this.#open) handle.stop();
     this.#drained?.();
   }
