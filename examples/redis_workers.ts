@@ -50,7 +50,7 @@ const option = (name: string, fallback: string) => {
 };
 const url = args.find((arg) => arg.startsWith("redis://")) ?? "redis://127.0.0.1:6379";
 
-if (flag("--worker")) await worker(Number(option("--worker", "0")));
+if (flag("--worker")) worker(Number(option("--worker", "0")));
 else await main();
 
 /** Counts the divisors of `n`: a little CPU work per job. */
@@ -60,7 +60,7 @@ function divisors(n: number): number {
   return count;
 }
 
-async function worker(id: number): Promise<void> {
+function worker(id: number): void {
   const redis = new Redis(url);
   const jobs = new RedisStreamProducer({
     redis,
