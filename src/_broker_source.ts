@@ -124,7 +124,8 @@ export class SourceEngine<M extends Held> {
         if (this.#mode === "running") this.#fetcher.pump();
       },
       acknowledge: (events, handled) => {
-        const fresh = events.filter((event) => !event.settled);
+        // Only what this producer received and has not settled (not events emitted by hand).
+        const fresh = events.filter((event) => this.#held.has(event));
         if (fresh.length > 0) {
           this.settle(
             fresh,
