@@ -12,6 +12,7 @@ import {
   EVENTS,
   type EventsMessage,
   INFO,
+  isThenable,
   type MaybePromise,
   type Message,
   type StageContext,
@@ -181,9 +182,26 @@ export class Inlet {
 
   #chunk(link: AnyLink, events: unknown[]): MaybePromise {
     this.received += events.length;
-    const result = this.#config.handleEvents!(events, link.view);
+    link.inProgress = events.length;
+    let result;
+    try {
+      result = this.#config.handleEvents!(events, link.view);
+    } catch (error) {
+      link.inProgress = 0;
+      throw error;
+    }
+    if (isThenable(result)) {
+      result = Promise.resolve(result).then(undefined, (error) => {
+        // Failed: these events were not handled. If the stage stopped meanwhile
+        // (they stayed with the producer, see Link.takeUnhandled), say so now.
+        if (this.#ctx.stopped) link.dropHead(link.inProgress);
+        link.inProgress = 0;
+        throw error;
+      });
+    }
     return then(result, (output) => {
       const count = events.length;
+      link.inProgress = 0;
       const outlet = this.#outlet;
       if (outlet === undefined) link.handled(count);
       if (this.#ctx.stopped) return;

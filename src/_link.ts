@@ -30,6 +30,8 @@ export interface ProducerEnd {
   cancelled(link: AnyLink, reason: unknown, redeliver: boolean): void;
   /** A tracked link's consumer has handled `events`, the oldest it held. */
   handled(link: AnyLink, events: unknown[]): void;
+  /** A consumer that took events over (`delegate`) failed to handle these, and gives up on them. */
+  dropped?(link: AnyLink, events: unknown[]): void;
   /** The producer's name, for stats. */
   readonly name?: string;
   /** The consumer takes the producer's failure in hand (it stops with it). */
@@ -41,6 +43,18 @@ export const AUTOMATIC_ASK =
   'Cannot ask as the subscription is automatic: only a subscription whose handleSubscribe returned "manual" can ask';
 
 let linkOf: (view: Subscription<unknown>) => AnyLink | undefined;
+
+/**
+ * For a consumer whose work on a chunk outlives its handleEvents (a
+ * ConsumerSupervisor's tasks): takes over the fate of the chunk's events
+ * (see Link.delegate). Undefined when the producer keeps nothing.
+ */
+export function delegate<T>(
+  subscription: unknown,
+  count: number,
+): ((events: T[], handled: boolean) => void) | undefined {
+  return linkFor(subscription)?.delegate(count);
+}
 
 /** The link behind a Subscription given out by webstage, or undefined. */
 export function linkFor(view: unknown): AnyLink | undefined {
@@ -101,6 +115,8 @@ export class Link<T> {
   pending = 0;
   /** Events read from the stream and not yet finished. */
   unfinished = 0;
+  /** Events of the chunk whose handleEvents is running (they may still be handled). */
+  inProgress = 0;
   /** Consumer side: the batch the pump read last has been handled. */
   delivered = true;
   /** Consumer side: lets the pump read the next batch. */
@@ -130,6 +146,8 @@ export class Link<T> {
   readonly #lows: Queue<number> | undefined;
   /** Events of the first batch in #sent already handled. */
   #offset = 0;
+  /** Events taken over by `delegate` whose `handled` call from the consumer's chunk is still to come. */
+  #delegated = 0;
 
   constructor(
     source: ProducerEnd,
@@ -219,16 +237,34 @@ export class Link<T> {
     return low;
   }
 
-  /** Removes and returns the events sent and never handled, in order, with their lowest position. */
-  takeUnhandled(): { events: T[]; low: number } {
+  /**
+   * Removes and returns the events sent and never handled, in order, with
+   * their lowest position; the first `skip` stay (a chunk still being
+   * handled reports itself once it settles).
+   */
+  takeUnhandled(skip = 0): { events: T[]; low: number } {
     const sent = this.#sent;
     if (sent === undefined || sent.length === 0) return { events: [], low: Infinity };
+    const kept = skip > 0 ? this.#take(skip) : [];
+    const keptLow = kept.length > 0 ? this.low : Infinity;
     const low = this.low;
     const batches = sent.drain();
     this.#lows!.drain();
-    batches[0] = batches[0].slice(this.#offset);
+    if (batches.length > 0) batches[0] = batches[0].slice(this.#offset);
     this.#offset = 0;
-    return { events: batches.length === 1 ? batches[0] : batches.flat() as T[], low };
+    if (kept.length > 0) {
+      sent.push(kept);
+      this.#lows!.push(keptLow);
+    }
+    const events = batches.length === 1 ? batches[0] : batches.flat() as T[];
+    return { events, low: events.length > 0 ? low : Infinity };
+  }
+
+  /** The chunk being handled failed after its consumer had stopped: never handled. */
+  dropHead(count: number): void {
+    if (this.#sent === undefined || count === 0) return;
+    const events = this.#take(count);
+    if (events.length > 0) this.source.dropped?.(this, events);
   }
 
   // ---------------------------------------------------------------- consumer end
@@ -262,6 +298,33 @@ export class Link<T> {
   handled(count: number): void {
     const sent = this.#sent;
     if (sent === undefined || count === 0) return;
+    const delegated = Math.min(count, this.#delegated);
+    this.#delegated -= delegated;
+    count -= delegated;
+    if (count === 0) return;
+    this.source.handled(this, this.#take(count));
+  }
+
+  /**
+   * The consumer takes over the fate of the next `count` events (a
+   * ConsumerSupervisor, whose tasks end in any order): they leave the
+   * link's keeping, and the returned function tells the producer, event by
+   * event, which were handled. Undefined for an untracked link.
+   */
+  delegate(count: number): ((events: T[], handled: boolean) => void) | undefined {
+    if (this.#sent === undefined || count === 0) return undefined;
+    this.#take(count);
+    this.#delegated += count;
+    this.inProgress = Math.max(0, this.inProgress - count);
+    return (events, handled) => {
+      if (handled) this.source.handled(this, events);
+      else this.source.dropped?.(this, events);
+    };
+  }
+
+  /** Removes and returns the next `count` events sent and not handled. */
+  #take(count: number): T[] {
+    const sent = this.#sent!;
     const lows = this.#lows!;
     let n = count + this.#offset;
     let done: T[] | undefined;
@@ -284,8 +347,8 @@ export class Link<T> {
         n = 0;
       }
     }
-    if (done === undefined) return;
-    this.source.handled(this, doneList === undefined ? done : doneList.flat() as T[]);
+    if (done === undefined) return [];
+    return doneList === undefined ? done : doneList.flat() as T[];
   }
 
   /** Consumer side: the batch read last is handled (or dropped): the pump may read on. */

@@ -130,7 +130,9 @@ export class Outlet implements ProducerEnd {
         if (link === undefined || events.length === 0) return;
         this.sent += events.length;
         link.send(events, position === undefined ? this.#low : Math.min(position, this.#low));
-        if (!link.tracked && this.#config.acknowledge !== undefined && link.consumer !== null) {
+        // A subscription whose reader does not report what it handled (a raw
+        // stream from subscribe()) counts as handled once sent.
+        if (!link.tracked && this.#config.acknowledge !== undefined) {
           this.#config.acknowledge(events, true);
         }
       },
@@ -167,6 +169,12 @@ export class Outlet implements ProducerEnd {
 
   observe(): void {
     this.#ctx.observe();
+  }
+
+  dropped(_link: AnyLink, events: unknown[]): void {
+    this.#unhandled(events);
+    if (this.#unacked.length > 0) this.advance();
+    if (this.#ctx.closing) this.#ctx.post({ k: CHECK });
   }
 
   handled(_link: AnyLink, events: unknown[]): void {
@@ -374,7 +382,8 @@ export class Outlet implements ProducerEnd {
   #giveBack(link: AnyLink, redeliver: boolean): void {
     if (!link.tracked || (!redeliver && !link.detached)) return;
     this.#holding.delete(link);
-    const { events, low } = link.takeUnhandled();
+    // Given back, even a chunk still being handled (at least once); else that chunk reports itself.
+    const { events, low } = link.takeUnhandled(redeliver ? 0 : link.inProgress);
     if (events.length === 0) return;
     if (!redeliver || this.#ctx.stopped) {
       this.#unhandled(events);

@@ -106,11 +106,25 @@ export function signal(action: string, value: unknown): AbortSignal | undefined 
   return value as AbortSignal;
 }
 
-/** Checks a demand or high-water mark: an integer in [1, MAX_DEMAND]. */
-export function demand(action: string, name: string, value: unknown): number {
-  integer(action, name, value, 1);
-  if ((value as number) > MAX_DEMAND) {
-    throw new RangeError(message(action, name, `an integer in [1, ${MAX_DEMAND}]`, value));
+/**
+ * Checks an integer ≥ `min` with a documented maximum: below `min` (or not
+ * an integer) the message gives the lower bound, above `max` both.
+ */
+export function capped(
+  action: string,
+  name: string,
+  value: unknown,
+  min: number,
+  max: number,
+): number {
+  integer(action, name, value, min);
+  if ((value as number) > max) {
+    throw new RangeError(message(action, name, `an integer in [${min}, ${max}]`, value));
   }
   return value as number;
+}
+
+/** Checks a demand or high-water mark: an integer in [1, MAX_DEMAND]. */
+export function demand(action: string, name: string, value: unknown): number {
+  return capped(action, name, value, 1, MAX_DEMAND);
 }

@@ -2,6 +2,7 @@ import type { SubscribeOptions, Subscription } from "./subscription.ts";
 import type { Source, SubscribeTo } from "./subscription.ts";
 import { Consumer } from "./consumer.ts";
 import { sourceCore } from "./_config.ts";
+import { delegate } from "./_link.ts";
 import { Intensity, restartLimits, type Timers, timersOption } from "./supervisor.ts";
 import { isNormal, subscribeOptions } from "./_options.ts";
 import { ignore } from "./_streams.ts";
@@ -139,6 +140,8 @@ interface Task<T> {
   controller: AbortController | undefined;
   /** The pending timer of the next run. */
   timer: unknown;
+  /** Tells the event's producer whether it was handled (when the producer keeps track). */
+  readonly report: ((events: T[], handled: boolean) => void) | undefined;
 }
 
 /** The validated retry policy. */
@@ -401,21 +404,26 @@ export class ConsumerSupervisor<T> {
   }
 
   #start(events: T[], subscription: Subscription<T>): void {
-    if (this.#stopped) return;
+    // The tasks end in any order: each tells the producer about its own event.
+    const report = delegate<T>(subscription, events.length);
+    if (this.#stopped) return report?.(events, false);
     const demand = this.#demands.get(subscription);
     this.#inBatch = true;
-    for (let i = 0; i < events.length && !this.#stopped; i++) {
+    let i = 0;
+    for (; i < events.length && !this.#stopped; i++) {
       const task: Task<T> = {
         event: events[i],
         demand,
         runs: 0,
         controller: undefined,
         timer: undefined,
+        report,
       };
       this.#tasks.add(task);
       this.#run(task);
     }
     this.#inBatch = false;
+    if (i < events.length) report?.(events.slice(i), false);
     if (demand !== undefined) this.#giveBack(demand);
   }
 
@@ -432,8 +440,11 @@ export class ConsumerSupervisor<T> {
       return;
     }
     if (result !== null && typeof result === "object" && typeof result.then === "function") {
-      Promise.resolve(result).then(() => this.#ended(task), (error) => this.#failed(task, error));
-    } else this.#ended(task);
+      Promise.resolve(result).then(
+        () => this.#ended(task, true),
+        (error) => this.#failed(task, error),
+      );
+    } else this.#ended(task, true);
   }
 
   /** Reports a failure, then schedules the next run or ends the task. */
@@ -449,7 +460,7 @@ export class ConsumerSupervisor<T> {
       }
     } else console.error("ConsumerSupervisor task failed on event", task.event, error);
     const delay = this.#nextRun(task, error);
-    if (delay === undefined) return this.#ended(task);
+    if (delay === undefined) return this.#ended(task, false);
     // Never in this turn: a task that fails at once must not spin the event loop.
     task.timer = this.#timers.setTimeout(() => {
       task.timer = undefined;
@@ -470,9 +481,10 @@ export class ConsumerSupervisor<T> {
   }
 
   /** A task ended for good (completed, or failed and not run again): its demand goes back. */
-  #ended(task: Task<T>): void {
+  #ended(task: Task<T>, handled: boolean): void {
     task.controller = undefined;
     if (!this.#tasks.delete(task) || this.#stopped) return;
+    task.report?.([task.event], handled);
     const demand = task.demand;
     if (demand !== undefined) {
       demand.pending++;
@@ -510,6 +522,8 @@ export class ConsumerSupervisor<T> {
       task.timer = undefined;
     }
     for (const task of tasks) task.controller?.abort(reason);
+    // What the tasks still running do from now on is ignored: they were not handled.
+    for (const task of tasks) task.report?.([task.event], false);
     if (isNormal(reason)) this.#resolve();
     else this.#reject(reason);
   }

@@ -40,9 +40,10 @@ export interface DispatcherHost<T> {
    * The output position of the first event of the batch being dispatched
    * (or redelivered): the stage numbers its events in the order it
    * dispatches them. A dispatcher that keeps events may record it to answer
-   * `heldFrom`.
+   * `heldFrom`. Stages always set it; a host made by hand (to test a
+   * dispatcher) may leave it out.
    */
-  readonly position: number;
+  readonly position?: number;
 }
 
 /**

@@ -176,7 +176,7 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
     const partitions: unknown = o.partitions;
     let keys: K[];
     if (typeof partitions === "number") {
-      const count = v.integer(action, "partitions", partitions, 1, MAX_PARTITIONS);
+      const count = v.capped(action, "partitions", partitions, 1, MAX_PARTITIONS);
       this.#count = count;
       keys = Array.from({ length: count }, (_, i) => i as K);
     } else if (Array.isArray(partitions)) {
@@ -384,7 +384,7 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
     const length = events.length;
     const byIndex = this.#byIndex;
     const touched: Partition<T, K>[] = [];
-    const position = this.#host!.position;
+    const position = this.#host!.position ?? 0;
     let i = 0;
     for (; i < length && this.#waiting > 0; i++) {
       const event = events[i];
@@ -518,7 +518,7 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
     // They go back before the others, with the lowest position the host knows for them.
     const positions = partition.positions;
     const later = positions.drain();
-    const position = this.#host!.position;
+    const position = this.#host!.position ?? 0;
     for (let i = 0; i < events.length; i++) positions.push(position);
     for (const p of later) positions.push(p);
     partition.size += events.length;

@@ -200,7 +200,7 @@ function normalize(options: unknown): NormalOptions {
 /**
  * A producer whose demand is a JetStream pull consumer's credit: it pulls at
  * most as many messages as its subscriptions ask for, in pull requests of up
- * to the unmet demand, so the messages it holds (`stats.inFlight`) never
+ * to the unmet demand, so the messages it holds (`brokerStats.inFlight`) never
  * exceed the demand. Each message is an event that carries its
  * acknowledgement ({@linkcode JetStreamMessage}): acknowledged once the
  * consumer's `handleEvents` (or `ConsumerSupervisor` task) for it succeeded,
@@ -288,7 +288,7 @@ export class JetStreamProducer extends Producer<JetStreamMessage> {
   }
 
   /** Counters: received, acknowledged, negatively acknowledged, in flight and its peak. */
-  get stats(): BrokerProducerStats {
+  get brokerStats(): BrokerProducerStats {
     return this.#engine.stats;
   }
 

@@ -1,6 +1,7 @@
 import type { JetStreamPublishOptions } from "@nats-io/jetstream";
 import { jetstream } from "@nats-io/jetstream";
-import { Consumer, type SubscribeTo } from "../consumer.ts";
+import type { SubscribeTo } from "../subscription.ts";
+import { Consumer } from "../consumer.ts";
 import * as v from "../_validate.ts";
 import type { JetStreamClientOptions, NatsConnection, PublishAck } from "./_types.ts";
 import { checkConnection } from "./_connection.ts";

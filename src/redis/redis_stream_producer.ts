@@ -194,7 +194,7 @@ function normalize(options: unknown): NormalOptions {
  * A producer whose demand is the `COUNT` of its reads in a Redis Streams
  * consumer group: it reads (`XREADGROUP … COUNT n`) and claims
  * (`XAUTOCLAIM … COUNT n`) at most as many entries as its subscriptions ask
- * for, so the entries it holds (`stats.inFlight`) never exceed the demand.
+ * for, so the entries it holds (`brokerStats.inFlight`) never exceed the demand.
  * Each entry is an event that carries its acknowledgement
  * ({@linkcode RedisStreamMessage}): acknowledged (`XACK`) once the
  * consumer's `handleEvents` (or `ConsumerSupervisor` task) for it succeeded,
@@ -276,7 +276,7 @@ export class RedisStreamProducer extends Producer<RedisStreamMessage> {
   }
 
   /** Counters: received, acknowledged, left pending, in flight and its peak. */
-  get stats(): BrokerProducerStats {
+  get brokerStats(): BrokerProducerStats {
     return this.#engine.stats;
   }
 

@@ -1,4 +1,5 @@
-import { Consumer, type SubscribeTo } from "../consumer.ts";
+import type { SubscribeTo } from "../subscription.ts";
+import { Consumer } from "../consumer.ts";
 import * as v from "../_validate.ts";
 import { checkClient, type RedisClient } from "./_client.ts";
 

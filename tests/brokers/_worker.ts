@@ -53,7 +53,7 @@ function delivery(message: Message): number {
 const onSettle = (messages: readonly Message[], outcome: string) =>
   write(messages.map((m) => `${outcome === "ack" ? "a" : "x"} ${number(m)}`).join("\n"));
 
-let producer: Producer<Message> & { stats: unknown };
+let producer: Producer<Message> & { brokerStats: unknown };
 let release: () => Promise<void>;
 if (config.broker === "nats") {
   const connection = await connectTo(config.url);
@@ -109,7 +109,7 @@ process.stdin.on("data", async (data) => {
   if (!String(data).includes("close")) return;
   await producer.close();
   await consumer.closed;
-  write(`end ${JSON.stringify(producer.stats)}`);
+  write(`end ${JSON.stringify(producer.brokerStats)}`);
   await release();
   process.exit(0);
 });

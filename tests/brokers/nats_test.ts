@@ -89,7 +89,7 @@ describe("JetStreamProducer and JetStreamSink", { skip }, () => {
     assert.deepEqual(sorted(acked.keys()), range(1000));
     assert.ok([...acked.values()].every((count) => count === 1));
     assert.equal(nacked.size, 0);
-    const { peakInFlight, ...stats } = producer.stats;
+    const { peakInFlight, ...stats } = producer.brokerStats;
     assert.deepEqual(stats, { received: 1000, acked: 1000, nacked: 0, inFlight: 0 });
     assert.ok(peakInFlight <= 100, `peak in flight ${peakInFlight} > maxDemand 100`);
     const info = await consumerInfo(connection, name);
@@ -114,19 +114,19 @@ describe("JetStreamProducer and JetStreamSink", { skip }, () => {
     const consumer = new Consumer<JetStreamMessage>({
       subscribeTo: [[producer, { maxDemand: 10, minDemand: 3 }]],
       handleEvents: async (messages) => {
-        most = Math.max(most, producer.stats.inFlight);
+        most = Math.max(most, producer.brokerStats.inFlight);
         await consumerInfo(connection, name); // a slow handler: one round trip to the server
-        most = Math.max(most, producer.stats.inFlight);
+        most = Math.max(most, producer.brokerStats.inFlight);
         handled += messages.length;
         assert.ok(messages.length <= 7);
       },
     });
-    await until(() => producer.stats.acked === 300, "300 acknowledgements");
+    await until(() => producer.brokerStats.acked === 300, "300 acknowledgements");
     await producer.close();
     await consumer.closed;
     assert.equal(handled, 300);
     assert.ok(most <= 10, `in flight reached ${most}`);
-    assert.ok(producer.stats.peakInFlight <= 10, `peak ${producer.stats.peakInFlight}`);
+    assert.ok(producer.brokerStats.peakInFlight <= 10, `peak ${producer.brokerStats.peakInFlight}`);
   });
 
   it("redelivers a message whose task failed, and acknowledges it once it succeeds", async () => {
@@ -194,7 +194,7 @@ describe("JetStreamProducer and JetStreamSink", { skip }, () => {
     await producer.close();
     await good.closed;
     // The failing consumer handled two chunks of 10; everything else reached the good one.
-    assert.equal(producer.stats.received, 200 + nacked.size);
+    assert.equal(producer.brokerStats.received, 200 + nacked.size);
     assert.ok(nacked.size >= 10, `${nacked.size} negatively acknowledged`);
     assert.deepEqual(sorted(new Set([...handled, ...acked.keys()])), range(200));
     assert.ok([...acked.values()].every((count) => count === 1));
@@ -226,10 +226,10 @@ describe("JetStreamProducer and JetStreamSink", { skip }, () => {
     await closing;
     await consumer.closed;
     // Everything it received was handled and acknowledged; nothing negatively.
-    assert.equal(first.acked.size, producer.stats.received);
+    assert.equal(first.acked.size, producer.brokerStats.received);
     assert.deepEqual(sorted(first.acked.keys()), sorted(handled));
     assert.equal(first.nacked.size, 0);
-    assert.equal(producer.stats.inFlight, 0);
+    assert.equal(producer.brokerStats.inFlight, 0);
     assert.ok(handled.length < 500);
     const info = await consumerInfo(connection, name);
     assert.equal(info.num_ack_pending, 0);
@@ -268,12 +268,12 @@ describe("JetStreamProducer and JetStreamSink", { skip }, () => {
       subscribeTo: [[producer, { maxDemand: 30, minDemand: 0 }]],
       handleEvents: () => never,
     });
-    await until(() => producer.stats.inFlight === 30, "30 messages in flight");
+    await until(() => producer.brokerStats.inFlight === 30, "30 messages in flight");
     await producer.stop();
     await producer.closed;
     assert.equal(nacked.size, 30);
     assert.equal(acked.size, 0);
-    assert.equal(producer.stats.inFlight, 0);
+    assert.equal(producer.brokerStats.inFlight, 0);
     await stuck.stop();
     const handled: number[] = [];
     const again = new JetStreamProducer({
@@ -286,7 +286,7 @@ describe("JetStreamProducer and JetStreamSink", { skip }, () => {
       subscribeTo: [again],
       handleEvents: (messages) => void handled.push(...numbers(messages)),
     });
-    await until(() => again.stats.acked === 100, "100 acknowledgements");
+    await until(() => again.brokerStats.acked === 100, "100 acknowledgements");
     await again.close();
     await consumer.closed;
     assert.deepEqual(sorted(handled), range(100));

@@ -80,7 +80,7 @@ describe("RedisStreamProducer and RedisStreamSink", { skip }, () => {
     assert.deepEqual(sorted(handled), range(1000));
     assert.ok([...acked.values()].every((count) => count === 1));
     assert.equal(nacked.size, 0);
-    const { peakInFlight, ...stats } = producer.stats;
+    const { peakInFlight, ...stats } = producer.brokerStats;
     assert.deepEqual(stats, { received: 1000, acked: 1000, nacked: 0, inFlight: 0 });
     assert.ok(peakInFlight <= 100, `peak in flight ${peakInFlight} > maxDemand 100`);
     // The server agrees, and close() removed the generated consumer name.
@@ -101,19 +101,19 @@ describe("RedisStreamProducer and RedisStreamSink", { skip }, () => {
     const consumer = new Consumer<RedisStreamMessage>({
       subscribeTo: [[producer, { maxDemand: 10, minDemand: 3 }]],
       handleEvents: async (messages) => {
-        most = Math.max(most, producer.stats.inFlight);
+        most = Math.max(most, producer.brokerStats.inFlight);
         // The server's count of entries delivered and not acknowledged.
         mostPending = Math.max(mostPending, (await groupInfo(redis, name)).pending);
-        most = Math.max(most, producer.stats.inFlight);
+        most = Math.max(most, producer.brokerStats.inFlight);
         handled += messages.length;
       },
     });
-    await until(() => producer.stats.acked === 300, "300 acknowledgements");
+    await until(() => producer.brokerStats.acked === 300, "300 acknowledgements");
     await producer.close();
     await consumer.closed;
     assert.equal(handled, 300);
     assert.ok(most <= 10, `in flight reached ${most}`);
-    assert.ok(producer.stats.peakInFlight <= 10, `peak ${producer.stats.peakInFlight}`);
+    assert.ok(producer.brokerStats.peakInFlight <= 10, `peak ${producer.brokerStats.peakInFlight}`);
     assert.ok(mostPending <= 10, `${mostPending} pending on the server`);
   });
 
@@ -173,7 +173,7 @@ describe("RedisStreamProducer and RedisStreamSink", { skip }, () => {
     await until(() => closing !== undefined, "the close");
     await closing;
     await consumer.closed;
-    assert.equal(first.acked.size, producer.stats.received);
+    assert.equal(first.acked.size, producer.brokerStats.received);
     assert.deepEqual(sorted(first.acked.keys()), sorted(handled));
     assert.equal(first.nacked.size, 0);
     assert.ok(handled.length < 500);
@@ -209,7 +209,7 @@ describe("RedisStreamProducer and RedisStreamSink", { skip }, () => {
       subscribeTo: [[producer, { maxDemand: 30, minDemand: 0 }]],
       handleEvents: () => never,
     });
-    await until(() => producer.stats.inFlight === 30, "30 entries in flight");
+    await until(() => producer.brokerStats.inFlight === 30, "30 entries in flight");
     await producer.stop();
     await producer.closed;
     assert.equal(first.nacked.size, 30);

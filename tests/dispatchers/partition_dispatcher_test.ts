@@ -409,7 +409,11 @@ describe("PartitionDispatcher as a state machine", () => {
     dispatcher.subscribe(p0);
     dispatcher.ask(3, p0);
     dispatcher.dispatch([1, 2, 4]);
-    assert.equal(dispatcher.idle(), false, "partitions 1 and 2 keep events for a subscriber to come");
+    assert.equal(
+      dispatcher.idle(),
+      false,
+      "partitions 1 and 2 keep events for a subscriber to come",
+    );
     const p1 = subscription<number>("p1", { partition: 1 });
     dispatcher.subscribe(p1);
     assert.equal(dispatcher.discard(), 1, "only partition 2's event: partition 1 has a subscriber");
