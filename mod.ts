@@ -70,8 +70,8 @@ export {
   type SupervisorChildren,
   type SupervisorOptions,
   type SupervisorStrategy,
-  type Timers,
 } from "./src/supervisor.ts";
+export type { Timers } from "./src/timers.ts";
 export {
   ConsumerSupervisor,
   type ConsumerSupervisorOptions,

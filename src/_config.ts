@@ -8,21 +8,8 @@ import type { Link } from "./_link.ts";
 import { DemandDispatcher } from "./dispatchers/demand_dispatcher.ts";
 import { coreOf, StageCore } from "./_stage.ts";
 import { type NormalSubscribeOptions, producerOptions, subscribeOptions } from "./_options.ts";
+import { stageName } from "./_names.ts";
 import * as v from "./_validate.ts";
-
-const counters: Record<string, number> = {};
-
-/** Validates the `name` option, or makes the default: the kind and a number (`Consumer#3`). */
-export function stageName(action: string, kind: string, name: unknown): string {
-  if (name === undefined) {
-    counters[kind] = (counters[kind] ?? 0) + 1;
-    return `${kind}#${counters[kind]}`;
-  }
-  if (typeof name !== "string" || name.length === 0) {
-    throw new TypeError(v.message(action, "name", "a non-empty string", name));
-  }
-  return name;
-}
 
 /** Validates a `readableStrategy` or `writableStrategy` option; returns its highWaterMark. */
 export function strategy(action: string, name: string, value: unknown): number {

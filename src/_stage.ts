@@ -30,15 +30,11 @@ import { Link } from "./_link.ts";
 import { Mailbox } from "./_mailbox.ts";
 import { isNormal } from "./_options.ts";
 import { Outlet } from "./_outlet.ts";
+import { describe, reportUnobserved } from "./_report.ts";
 import { ignore } from "./_streams.ts";
 import * as v from "./_validate.ts";
 
 const cores = new WeakMap<object, StageCore>();
-
-/** A failure reason in a sentence: an Error's message, else the value shown. */
-function describe(reason: unknown): string {
-  return reason instanceof Error ? `${reason.name}: ${reason.message}` : v.show(reason);
-}
 
 /** The engine of a public stage object, or undefined if it is not one. */
 export function coreOf(stage: unknown): StageCore | undefined {
@@ -448,22 +444,9 @@ export class StageCore implements StageContext {
     if (!this.#internal) return;
     const onError = this.config.onError;
     if (onError !== undefined) return onError(reason);
-    // A failure nobody observes is not silent: after a task (time to read
-    // `closed`), it is raised as an unhandled rejection, which names the
-    // stage and fails a Node, Deno or Bun script as an uncaught error would.
-    setTimeout(() => {
-      if (this.#observed) return;
-      const how = this.#failedFrom === undefined
-        ? "failed"
-        : `stopped because ${this.#failedFrom} failed`;
-      void Promise.reject(
-        new Error(
-          `${this.name} ${how}, and nothing observed it (no supervisor, closed handler or onError): ${
-            describe(reason)
-          }`,
-          { cause: reason },
-        ),
-      );
-    }, 0);
+    const how = this.#failedFrom === undefined
+      ? "failed"
+      : `stopped because ${this.#failedFrom} failed`;
+    reportUnobserved(this.name, how, reason, () => this.#observed);
   }
 }

@@ -3,7 +3,12 @@ import type { Source, SubscribeTo } from "./subscription.ts";
 import { Consumer } from "./consumer.ts";
 import { sourceCore } from "./_config.ts";
 import { delegate } from "./_link.ts";
-import { Intensity, restartLimits, type Timers, timersOption } from "./supervisor.ts";
+import { giveBack } from "./_demand.ts";
+import { stageName } from "./_names.ts";
+import { describe, reportUnobserved } from "./_report.ts";
+import type { StageStats } from "./stats.ts";
+import type { Timers } from "./timers.ts";
+import { Intensity, restartLimits, timersOption } from "./_intensity.ts";
 import { isNormal, subscribeOptions } from "./_options.ts";
 import { ignore } from "./_streams.ts";
 import * as v from "./_validate.ts";
@@ -109,6 +114,26 @@ export interface ConsumerSupervisorOptions<T> {
   /** Aborting it stops the supervisor with `signal.reason`. */
   readonly signal?: AbortSignal;
   /**
+   * The name in reports, `stats()` and the topology page.
+   *
+   * @default {"ConsumerSupervisor#" + a number}
+   */
+  readonly name?: string;
+  /**
+   * The strategy of `writable`: its `highWaterMark` is the `maxDemand` of
+   * the inlet subscription written events go through (an integer ≥ 1).
+   *
+   * @default {{ highWaterMark: 1000 }}
+   */
+  readonly writableStrategy?: { readonly highWaterMark?: number };
+  /**
+   * Called with the reason when the supervisor fails from within (it gives
+   * up on its restart intensity, `onTaskError` throws, or a permanent
+   * upstream fails). A failure nothing observes (no `onError`, nobody
+   * reading `closed`, no supervisor) is raised as an unhandled rejection.
+   */
+  readonly onError?: (error: unknown) => void;
+  /**
    * The clock of the restart window, in milliseconds (inject one in tests).
    *
    * @default {() => performance.now()}
@@ -151,15 +176,6 @@ interface Retry {
   readonly maxDelayMs: number;
   readonly multiplier: number;
   readonly jitter: number;
-}
-
-/**
- * GenStage's ConsumerSupervisor rule for giving demand back: the demand of
- * `pending` ended tasks returns in groups of at least `minDemand` (one at a
- * time when `minDemand` is 0). Returns how much to ask for now.
- */
-function demandToReturn(pending: number, minDemand: number): number {
-  return pending > 0 && pending >= minDemand ? pending : 0;
 }
 
 /** The wait before run `runs + 1` of a task, by `retry`; `random` in [0, 1). */
@@ -255,6 +271,15 @@ export class ConsumerSupervisor<T> {
   #reject!: (reason: unknown) => void;
   readonly #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
+  readonly #name: string;
+  readonly #onError: ((error: unknown) => void) | undefined;
+  /** Task restarts so far. */
+  #restarts = 0;
+  /** The stop came from within (not from whoever called stop()). */
+  #internal = false;
+  /** Someone reads `closed`. */
+  #observed = false;
+  #reason: unknown = undefined;
 
   /**
    * Validates the options, then subscribes to the `subscribeTo` sources.
@@ -286,6 +311,9 @@ export class ConsumerSupervisor<T> {
     this.#onTaskError = v.callback(action, "onTaskError", o.onTaskError);
     this.#signal = v.signal(action, o.signal);
     this.#timers = timersOption(action, o.timers);
+    this.#onError = v.callback(action, "onError", o.onError);
+    this.#name = stageName(action, "ConsumerSupervisor", o.name);
+    const writableStrategy = o.writableStrategy;
     const entries: unknown = o.subscribeTo ?? [];
     if (!Array.isArray(entries)) {
       throw new TypeError(v.message(action, "subscribeTo", "an array", entries));
@@ -301,6 +329,8 @@ export class ConsumerSupervisor<T> {
     });
     this.#closed.then(ignore, ignore);
     this.#consumer = new Consumer<T>({
+      name: this.#name,
+      writableStrategy,
       subscribeTo: entries as SubscribeTo<T>[],
       handleSubscribe: (subscription) => this.#subscribed(subscription),
       handleEvents: (events, subscription) => this.#start(events, subscription),
@@ -309,7 +339,10 @@ export class ConsumerSupervisor<T> {
     this.#consumer.closed.then(() => {
       this.#draining = true;
       this.#checkDrained();
-    }, (reason) => this.#end(reason));
+    }, (reason) => {
+      this.#internal = true;
+      this.#end(reason);
+    });
     const signal = this.#signal;
     if (signal !== undefined) {
       if (signal.aborted) void this.stop(signal.reason);
@@ -375,7 +408,43 @@ export class ConsumerSupervisor<T> {
    * `RestartIntensityError` when it gave up).
    */
   get closed(): Promise<void> {
+    this.#observed = true;
     return this.#closed;
+  }
+
+  /**
+   * Its events as a `WritableStream`, as `Consumer.writable`: each chunk is
+   * one event, a task, taken as the supervisor's demand allows (an inlet
+   * subscription with `maxDemand` = `writableStrategy.highWaterMark`).
+   * Closing it ends the supervisor's input once no other upstream remains
+   * (`writer.close()` resolves once every written event has started its
+   * task); aborting it stops the supervisor.
+   */
+  get writable(): WritableStream<T> {
+    return this.#consumer.writable;
+  }
+
+  /**
+   * A snapshot, as a stage's `stats()`: `received` counts the tasks
+   * started, `restarts` the task restarts.
+   */
+  stats(): StageStats {
+    const inner = this.#consumer.stats();
+    const failed = this.#stopped && !isNormal(this.#reason);
+    const running = this.#tasks.size > 0 && !this.#stopped;
+    return {
+      ...inner,
+      kind: "ConsumerSupervisor",
+      state: failed
+        ? "failed"
+        : this.#stopped
+        ? "stopped"
+        : inner.state === "running" || !running
+        ? inner.state
+        : "closing",
+      restarts: this.#restarts,
+      ...(failed ? { failure: describe(this.#reason) } : {}),
+    };
   }
 
   /** The same as `close()`, for `await using`. */
@@ -391,15 +460,8 @@ export class ConsumerSupervisor<T> {
       minDemand: number;
     };
     this.#demands.set(subscription, { subscription, min: minDemand, pending: 0 });
-    // The consumer turns manual mode on once handleSubscribe has returned.
-    queueMicrotask(() => {
-      if (this.#stopped || this.#demands.get(subscription) === undefined) return;
-      try {
-        subscription.ask(maxDemand);
-      } catch (error) {
-        void this.stop(error);
-      }
-    });
+    // Asked inside handleSubscribe: it goes out once the answer is "manual" (GenStage's idiom).
+    subscription.ask(maxDemand);
     return "manual";
   }
 
@@ -455,12 +517,13 @@ export class ConsumerSupervisor<T> {
       try {
         this.#onTaskError(error, task.event);
       } catch (hookError) {
-        this.stop(hookError);
+        this.#fail(hookError);
         return;
       }
-    } else console.error("ConsumerSupervisor task failed on event", task.event, error);
+    } else console.error(`${this.#name}: a task failed on event`, task.event, error);
     const delay = this.#nextRun(task, error);
     if (delay === undefined) return this.#ended(task, false);
+    this.#restarts++;
     // Never in this turn: a task that fails at once must not spin the event loop.
     task.timer = this.#timers.setTimeout(() => {
       task.timer = undefined;
@@ -476,7 +539,7 @@ export class ConsumerSupervisor<T> {
       return task.runs < retry.attempts ? backoffMs(retry, task.runs, Math.random()) : undefined;
     }
     if (this.#intensity.allow()) return 0;
-    this.stop(this.#intensity.error(error));
+    this.#fail(this.#intensity.error(error));
     return undefined;
   }
 
@@ -493,16 +556,16 @@ export class ConsumerSupervisor<T> {
     this.#checkDrained();
   }
 
-  /** Returns the demand of ended tasks to their producer, by {@linkcode demandToReturn}. */
+  /** Returns the demand of ended tasks to their producer, by GenStage's rule (src/_demand.ts). */
   #giveBack(demand: Demand<T>): void {
-    const count = this.#stopped ? 0 : demandToReturn(demand.pending, demand.min);
+    const count = this.#stopped ? 0 : giveBack(demand.subscription.options, demand.pending);
     if (count === 0) return;
     demand.pending = 0;
     if (this.#demands.get(demand.subscription) === demand) {
       try {
         demand.subscription.ask(count);
       } catch (error) {
-        this.stop(error);
+        this.#fail(error);
       }
     }
   }
@@ -511,9 +574,17 @@ export class ConsumerSupervisor<T> {
     if (this.#draining && this.#tasks.size === 0) this.#end("normal");
   }
 
+  /** Stops with a failure from within: reported if nothing observes it. */
+  #fail(reason: unknown): void {
+    if (this.#stopped) return;
+    this.#internal = true;
+    void this.stop(reason);
+  }
+
   #end(reason: unknown): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#reason = reason;
     if (this.#onAbort !== undefined) this.#signal!.removeEventListener("abort", this.#onAbort);
     const tasks = [...this.#tasks];
     this.#tasks.clear();
@@ -524,8 +595,11 @@ export class ConsumerSupervisor<T> {
     for (const task of tasks) task.controller?.abort(reason);
     // What the tasks still running do from now on is ignored: they were not handled.
     for (const task of tasks) task.report?.([task.event], false);
-    if (isNormal(reason)) this.#resolve();
-    else this.#reject(reason);
+    if (isNormal(reason)) return this.#resolve();
+    this.#reject(reason);
+    if (!this.#internal) return;
+    if (this.#onError !== undefined) return this.#onError(reason);
+    reportUnobserved(this.#name, "failed", reason, () => this.#observed);
   }
 }
 

@@ -1,4 +1,9 @@
-import { RestartIntensityError, ShutdownTimeoutError } from "./errors.ts";
+import type { Timers } from "./timers.ts";
+import { ShutdownTimeoutError } from "./errors.ts";
+import type { Observable, StageStats } from "./stats.ts";
+import { Intensity, restartLimits, timersOption } from "./_intensity.ts";
+import { stageName } from "./_names.ts";
+import { describe, reportUnobserved } from "./_report.ts";
 import { isNormal } from "./_options.ts";
 import { ignore } from "./_streams.ts";
 import * as v from "./_validate.ts";
@@ -15,17 +20,6 @@ export interface Supervisable {
   stop(reason?: unknown): Promise<void>;
   /** Stops gracefully, finishing the work already accepted (optional). */
   close?(): Promise<void>;
-}
-
-/**
- * The timers a supervisor waits with. Inject fake ones in tests; the default
- * is the global `setTimeout` and `clearTimeout`.
- */
-export interface Timers {
-  /** Calls `callback` once after `ms` milliseconds; returns a handle for `clearTimeout`. */
-  setTimeout(callback: () => void, ms: number): unknown;
-  /** Cancels the call scheduled with `handle`. */
-  clearTimeout(handle: unknown): void;
 }
 
 /** When a child is restarted: always, only after an abnormal stop, or never. */
@@ -112,8 +106,32 @@ export interface SupervisorOptions {
    * @default {5000}
    */
   readonly shutdownMs?: number;
-  /** Aborting it shuts the supervisor down gracefully, as `close()` does. */
+  /**
+   * Aborting it stops the supervisor at once with `signal.reason`, as
+   * `stop(signal.reason)` does (the meaning `signal` has on every stage).
+   * For a graceful shutdown (on SIGINT, say) call `close()`.
+   */
   readonly signal?: AbortSignal;
+  /**
+   * The name in reports, `stats()` and the topology page.
+   *
+   * @default {"Supervisor#" + a number}
+   */
+  readonly name?: string;
+  /**
+   * Called before each restart with the id of the child that stopped and
+   * its reason. Without it, each restart is reported as one `console.warn`
+   * line naming the supervisor, the child and the reason.
+   */
+  readonly onRestart?: (child: string, reason: unknown) => void;
+  /**
+   * Called with the error when the supervisor gives up (a
+   * {@linkcode RestartIntensityError} whose `cause` is the last failure, or
+   * a {@linkcode ShutdownTimeoutError}). A supervisor that gives up with
+   * nothing observing it (no `onError`, nobody reading `closed`, no parent
+   * supervisor) raises the error as an unhandled rejection.
+   */
+  readonly onError?: (error: unknown) => void;
   /**
    * The clock of the restart window, in milliseconds (inject one in tests).
    *
@@ -164,8 +182,7 @@ interface Slot {
  *   rejects with a {@linkcode RestartIntensityError} whose `cause` is the
  *   last failure. A child whose `start` throws during a restart counts as a
  *   failed restart and is tried again, within the same limits.
- * - **Shutdown:** `close()` (and `[Symbol.asyncDispose]`, and aborting
- *   `signal`) drains: it closes the children one by one **in start order**,
+ * - **Shutdown:** `close()` (and `[Symbol.asyncDispose]`) drains: it closes the children one by one **in start order**,
  *   waiting for each to stop before closing the next, so a producer delivers
  *   its buffer before its consumers are closed and every event already
  *   accepted is handled. A child that has no `close()`, or whose close takes
@@ -241,6 +258,17 @@ export class Supervisor implements Supervisable {
   readonly #timers: Timers;
   /** Ids of the children the supervisor gave up waiting for. */
   readonly #stuck: string[] = [];
+  readonly #name: string;
+  readonly #onRestart: ((child: string, reason: unknown) => void) | undefined;
+  readonly #onError: ((error: unknown) => void) | undefined;
+  /** Restarts so far (of the failed children, not their restarted siblings). */
+  #restarts = 0;
+  /** It stopped because of its restart intensity. */
+  #gaveUp = false;
+  /** Why it failed, once it has. */
+  #failure: unknown = undefined;
+  /** Someone reads `closed` (a parent supervisor, the user). */
+  #observed = false;
 
   /**
    * Validates the options, then starts every child in order.
@@ -265,6 +293,9 @@ export class Supervisor implements Supervisable {
     const shutdownMs = v.integer(action, "shutdownMs", o.shutdownMs ?? 5000, 0, Infinity, true);
     this.#signal = v.signal(action, o.signal);
     this.#timers = timersOption(action, o.timers);
+    this.#onRestart = v.callback(action, "onRestart", o.onRestart);
+    this.#onError = v.callback(action, "onError", o.onError);
+    this.#name = stageName(action, "Supervisor", o.name);
     this.#slots = specs.map((spec: unknown, index: number): Slot => {
       const name = `children[${index}]`;
       if (spec === null || typeof spec !== "object") {
@@ -319,9 +350,9 @@ export class Supervisor implements Supervisable {
     }
     const signal = this.#signal;
     if (signal !== undefined) {
-      if (signal.aborted) void this.close();
+      if (signal.aborted) void this.stop(signal.reason);
       else {
-        this.#onAbort = () => void this.close();
+        this.#onAbort = () => void this.stop(signal.reason);
         signal.addEventListener("abort", this.#onAbort, { once: true });
       }
     }
@@ -392,7 +423,59 @@ export class Supervisor implements Supervisable {
    * would not stop.
    */
   get closed(): Promise<void> {
+    this.#observed = true;
     return this.#closed;
+  }
+
+  /**
+   * A snapshot: the supervisor's name, state and restarts, and the
+   * `stats()` of each running child that has them (with its id), so that
+   * `monitor([supervisor])` watches the whole tree.
+   *
+   * @example Restarts and children
+   * ```ts
+   * import { Producer, Supervisor } from "@webstage/webstage";
+   * import assert from "node:assert/strict";
+   *
+   * const supervisor = new Supervisor({
+   *   name: "tree",
+   *   children: [{ id: "numbers", start: () => new Producer({ name: "numbers" }) }],
+   * });
+   * const stats = supervisor.stats();
+   * assert.equal(stats.restarts, 0);
+   * assert.deepEqual(stats.children!.map((c) => [c.id, c.name]), [["numbers", "numbers"]]);
+   * await supervisor.close();
+   * ```
+   */
+  stats(): StageStats {
+    const children: (StageStats & { readonly id: string })[] = [];
+    for (const slot of this.#slots) {
+      const instance = slot.instance as (Supervisable & Partial<Observable>) | undefined;
+      if (typeof instance?.stats === "function") {
+        children.push({ ...instance.stats(), id: slot.id });
+      }
+    }
+    const failed = this.#settled && this.#failure !== undefined;
+    return {
+      name: this.#name,
+      kind: "Supervisor",
+      state: this.#settled
+        ? (failed ? "failed" : "stopped")
+        : this.#state === "running"
+        ? "running"
+        : "closing",
+      received: 0,
+      emitted: 0,
+      buffered: 0,
+      demand: 0,
+      unmetDemand: 0,
+      subscriptions: { upstream: 0, downstream: 0 },
+      upstream: [],
+      discarded: 0,
+      restarts: this.#restarts,
+      children,
+      ...(failed ? { failure: describe(this.#failure) } : {}),
+    };
   }
 
   /** The same as `close()`, for `await using`. */
@@ -448,6 +531,8 @@ export class Supervisor implements Supervisable {
         return;
       }
       if (!this.#intensity.allow()) return this.#giveUp(reason);
+      this.#restarts++;
+      this.#reportRestart(slot.id, reason);
       return this.#restart(slot, reason);
     });
   }
@@ -467,6 +552,7 @@ export class Supervisor implements Supervisable {
       if (!(await this.#stopChild(slot, instance))) {
         // It cannot be killed: restarting it would run two instances. Give up.
         if (this.#state !== "running") return;
+        this.#gaveUp = true;
         this.#state = "stopped";
         this.#detachSignal();
         return this.#stopAll().then(() => this.#finish(reason));
@@ -488,6 +574,7 @@ export class Supervisor implements Supervisable {
   }
 
   #giveUp(reason: unknown): Promise<void> {
+    this.#gaveUp = true;
     this.#state = "stopped";
     this.#detachSignal();
     const error = this.#intensity.error(reason);
@@ -553,6 +640,19 @@ export class Supervisor implements Supervisable {
     }
   }
 
+  #reportRestart(id: string, reason: unknown): void {
+    const onRestart = this.#onRestart;
+    if (onRestart === undefined) {
+      console.warn(`${this.#name} restarts child "${id}", which stopped: ${describe(reason)}`);
+      return;
+    }
+    try {
+      onRestart(id, reason);
+    } catch (error) {
+      console.error(`${this.#name}: its onRestart threw`, error);
+    }
+  }
+
   #finish(reason: unknown): void {
     if (this.#settled) return;
     this.#settled = true;
@@ -563,8 +663,14 @@ export class Supervisor implements Supervisable {
         isNormal(reason) ? undefined : { cause: reason },
       );
     }
-    if (isNormal(reason)) this.#resolve();
-    else this.#reject(reason);
+    if (isNormal(reason)) return this.#resolve();
+    this.#failure = reason;
+    this.#reject(reason);
+    // Giving up while running is a failure from within; the end of a
+    // close() or stop() (even one a stuck child spoilt) is the caller's.
+    if (!this.#gaveUp) return;
+    if (this.#onError !== undefined) return this.#onError(reason);
+    reportUnobserved(this.#name, "gave up", reason, () => this.#observed);
   }
 
   #detachSignal(): void {
@@ -593,80 +699,5 @@ function attempt(fn: () => Promise<unknown> | undefined): Promise<void> {
     return settled(fn());
   } catch {
     return Promise.resolve();
-  }
-}
-
-const GLOBAL_TIMERS: Timers = {
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
-
-/** @internal Validates a `timers` option; the global timers when undefined. */
-export function timersOption(action: string, value: unknown): Timers {
-  if (value === undefined) return GLOBAL_TIMERS;
-  const t = value as Timers;
-  if (
-    value === null || typeof value !== "object" || typeof t.setTimeout !== "function" ||
-    typeof t.clearTimeout !== "function"
-  ) {
-    throw new TypeError(
-      v.message(action, "timers", "an object with setTimeout and clearTimeout", value),
-    );
-  }
-  return t;
-}
-
-/** @internal The validated restart limits of a supervisor. */
-export interface RestartLimits {
-  readonly maxRestarts: number;
-  readonly maxSeconds: number;
-  readonly now: () => number;
-}
-
-/** @internal Validates `maxRestarts`, `maxSeconds` and `now`. */
-export function restartLimits(
-  action: string,
-  o: { readonly maxRestarts?: unknown; readonly maxSeconds?: unknown; readonly now?: unknown },
-): RestartLimits {
-  const maxRestarts = v.integer(action, "maxRestarts", o.maxRestarts ?? 3, 0);
-  const maxSeconds = o.maxSeconds ?? 5;
-  if (typeof maxSeconds !== "number") {
-    throw new TypeError(v.message(action, "maxSeconds", "a number", maxSeconds));
-  }
-  if (!(maxSeconds >= 0 && maxSeconds < Infinity)) {
-    throw new RangeError(v.message(action, "maxSeconds", "a finite number >= 0", maxSeconds));
-  }
-  const now = v.callback<() => number>(action, "now", o.now) ?? (() => performance.now());
-  return { maxRestarts, maxSeconds, now };
-}
-
-/** @internal OTP's restart intensity: at most maxRestarts restarts in any window of maxSeconds. */
-export class Intensity {
-  readonly #who: string;
-  readonly #limits: RestartLimits;
-  /** Times of the restarts still inside the window, oldest first (at most maxRestarts + 1). */
-  readonly #times: number[] = [];
-
-  constructor(who: string, limits: RestartLimits) {
-    this.#who = who;
-    this.#limits = limits;
-  }
-
-  /** Records a restart; false if it is one too many. */
-  allow(): boolean {
-    const now = this.#limits.now();
-    const times = this.#times;
-    times.push(now);
-    const window = this.#limits.maxSeconds * 1000;
-    while (times.length > 0 && now - times[0] > window) times.shift();
-    if (times.length > this.#limits.maxRestarts + 1) times.shift();
-    return times.length <= this.#limits.maxRestarts;
-  }
-
-  /** The error a supervisor gives up with. */
-  error(cause: unknown): RestartIntensityError {
-    return new RestartIntensityError(this.#who, this.#limits.maxRestarts, this.#limits.maxSeconds, {
-      cause,
-    });
   }
 }

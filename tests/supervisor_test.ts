@@ -601,26 +601,27 @@ describe("Supervisor shutdown", () => {
     assert.deepEqual(starts.log, ["start a", "close a"]);
   });
 
-  it("aborting its signal closes gracefully", async () => {
+  it("aborting its signal stops it at once with the reason, as stop() does", async () => {
     const starts = new Starts();
     const controller = new AbortController();
     const supervisor = new Supervisor({
       signal: controller.signal,
       children: ["a", "b"].map((id) => ({ id, start: starts.start(id) })),
     });
-    controller.abort(new Error("bye"));
-    await supervisor.closed;
-    assert.deepEqual(starts.log.slice(2), ["close a", "close b"]);
+    const bye = new Error("bye");
+    controller.abort(bye);
+    await assert.rejects(supervisor.closed, (error) => error === bye);
+    assert.deepEqual(starts.log.slice(2), ["stop b shutdown", "stop a shutdown"]);
   });
 
-  it("an already aborted signal closes at once", async () => {
+  it("an already aborted signal stops it at once", async () => {
     const starts = new Starts();
     const supervisor = new Supervisor({
       signal: AbortSignal.abort(),
       children: [{ id: "a", start: starts.start("a") }],
     });
-    await supervisor.closed;
-    assert.deepEqual(starts.log, ["start a", "close a"]);
+    await assert.rejects(supervisor.closed, { name: "AbortError" });
+    assert.deepEqual(starts.log, ["start a", "stop a shutdown"]);
   });
 
   it("supervises another supervisor", async () => {
