@@ -43,7 +43,11 @@ export {
   DemandDispatcher,
   type DemandDispatcherOptions,
 } from "./src/dispatchers/demand_dispatcher.ts";
-export { BroadcastDispatcher } from "./src/dispatchers/broadcast_dispatcher.ts";
+export {
+  BroadcastDispatcher,
+  type BroadcastDispatcherOptions,
+  type LagPolicy,
+} from "./src/dispatchers/broadcast_dispatcher.ts";
 export {
   PartitionDispatcher,
   type PartitionDispatcherOptions,
@@ -55,6 +59,7 @@ export { toReadableStream, type ToReadableStreamOptions } from "./src/streams.ts
 export {
   balance,
   broadcast,
+  type BroadcastOptions,
   type FanOutOptions,
   merge,
   type MergeOptions,
