@@ -67,6 +67,10 @@ export {
   type PartitionOptions,
 } from "./src/fan_out.ts";
 export { type StreamClasses, useStreams } from "./src/stream_classes.ts";
+export type { BlockOptions, Clock } from "./src/blocks/options.ts";
+export { batch, type BatchOptions } from "./src/blocks/batch.ts";
+export { rateLimit, type RateLimitOptions } from "./src/blocks/rate_limit.ts";
+export { map, type MapContext, type MapOptions } from "./src/blocks/map.ts";
 export {
   type ChildSpec,
   type RestartType,
