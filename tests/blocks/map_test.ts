@@ -243,7 +243,9 @@ describe("map", () => {
       },
     });
     const out: number[] = [];
-    await source.pipeThrough(map(async (word: string) => word.length, { concurrency: 2 }))
+    await source.pipeThrough(
+      map((word: string) => Promise.resolve(word.length), { concurrency: 2 }),
+    )
       .pipeTo(new WritableStream({ write: (n) => void out.push(n) }));
     assert.deepEqual(out, [3, 5, 3]);
     const reader = map((n: number) => n + 1, { subscribeTo: [Producer.from([1, 2])] }).readable
