@@ -137,8 +137,8 @@ describe("map", () => {
     await settled();
     const failure = new Error("lookup failed");
     f.calls[1].done.reject(failure);
-    await assert.rejects(stage.closed, failure);
-    await assert.rejects(out.consumer.closed, failure);
+    await assert.rejects(stage.closed, (reason) => reason === failure);
+    await assert.rejects(out.consumer.closed, (reason) => reason === failure);
     assert.deepEqual(f.calls.map((c) => c.signal.aborted), [true, true, true]);
     assert.equal(f.calls[0].signal.reason, failure);
     assert.deepEqual(out.seen, []);
@@ -151,8 +151,8 @@ describe("map", () => {
       return n;
     }, { subscribeTo: [Producer.from(range(0, 10))] });
     const out = recorder(throwing);
-    await assert.rejects(throwing.closed, thrown);
-    await assert.rejects(out.consumer.closed, thrown);
+    await assert.rejects(throwing.closed, (reason) => reason === thrown);
+    await assert.rejects(out.consumer.closed, (reason) => reason === thrown);
     assert.deepEqual(out.seen, [], "the results of the batch that failed never left");
 
     const quiet = map((n: number) => (n === 1 ? Promise.reject(undefined) : n), {
@@ -220,7 +220,7 @@ describe("map", () => {
         throw crash;
       },
     });
-    await assert.rejects(crashing.closed, crash);
+    await assert.rejects(crashing.closed, (reason) => reason === crash);
     const rest: number[] = [];
     const next = new Consumer<number>({
       subscribeTo: [[stage, { maxDemand: 5 }]],
@@ -250,11 +250,9 @@ describe("map", () => {
     assert.deepEqual(out, [3, 5, 3]);
     const reader = map((n: number) => n + 1, { subscribeTo: [Producer.from([1, 2])] }).readable
       .getReader();
-    assert.deepEqual([await reader.read(), await reader.read(), await reader.read()], [
-      { done: false, value: 2 },
-      { done: false, value: 3 },
-      { done: true, value: undefined },
-    ]);
+    const values: number[] = [];
+    for (let r = await reader.read(); !r.done; r = await reader.read()) values.push(r.value);
+    assert.deepEqual(values, [2, 3]);
   });
 
   it("rejects bad arguments", () => {
