@@ -135,6 +135,11 @@ export function batch<T>(options: BatchOptions<T>): ProducerConsumer<T, T[]> {
     if (!stopped && emitted === meter.placed) upstream.askByRule();
   });
   const meter = new DemandMeter<T[]>(common.dispatcher, pump, () => false);
+  const close = (k: unknown, batch: Open<T>, out: T[][]) => {
+    open.delete(k);
+    if (batch.timer !== undefined) clock.clearTimeout(batch.timer);
+    out.push(batch.events);
+  };
   const leave = (batches: T[][]): T[][] => {
     emitted += batches.length;
     return batches;
@@ -158,22 +163,44 @@ export function batch<T>(options: BatchOptions<T>): ProducerConsumer<T, T[]> {
     handleEvents: (events, subscription) => {
       upstream.received(subscription as Subscription<unknown>, events.length);
       const out = takeClosed();
-      for (const event of events) {
-        const k = key === undefined ? undefined : key(event);
-        let current = open.get(k);
-        if (current === undefined) {
-          current = { events: [], timer: undefined };
-          open.set(k, current);
-          if (timeoutMs !== Infinity) {
-            const batch = current;
-            current.timer = clock.setTimeout(() => timeout(k, batch), timeoutMs);
+      // Timers are set at the end, for the batches opened now that are still open.
+      const opened: Array<[unknown, Open<T>]> = [];
+      const length = events.length;
+      if (key === undefined) {
+        for (let i = 0; i < length;) {
+          let current = open.get(undefined);
+          if (current === undefined) {
+            if (length - i >= size) {
+              out.push(events.slice(i, i += size));
+              continue;
+            }
+            current = { events: [], timer: undefined };
+            open.set(undefined, current);
+            opened.push([undefined, current]);
           }
+          const end = Math.min(length, i + size - current.events.length);
+          while (i < end) current.events.push(events[i++]);
+          if (current.events.length === size) close(undefined, current, out);
         }
-        current.events.push(event);
-        if (current.events.length === size) {
-          open.delete(k);
-          if (current.timer !== undefined) clock.clearTimeout(current.timer);
-          out.push(current.events);
+      } else {
+        for (let i = 0; i < length; i++) {
+          const event = events[i];
+          const k = key(event);
+          let current = open.get(k);
+          if (current === undefined) {
+            current = { events: [], timer: undefined };
+            open.set(k, current);
+            opened.push([k, current]);
+          }
+          current.events.push(event);
+          if (current.events.length === size) close(k, current, out);
+        }
+      }
+      if (timeoutMs !== Infinity) {
+        for (const [k, batch] of opened) {
+          if (open.get(k) === batch) {
+            batch.timer = clock.setTimeout(() => timeout(k, batch), timeoutMs);
+          }
         }
       }
       pump();

@@ -1,7 +1,6 @@
 import type { Subscription } from "../subscription.ts";
 import type { BlockOptions } from "./options.ts";
 import { ProducerConsumer } from "../producer_consumer.ts";
-import { isThenable } from "../_core.ts";
 import { Queue } from "../_queue.ts";
 import { coalesced, commonOptions, DemandMeter, failure, type Track, Upstream } from "./_block.ts";
 import * as v from "../_validate.ts";
@@ -118,6 +117,7 @@ export function map<I, O>(
   /** Results ready to leave, in order. */
   let ready: O[] = [];
   let flushPosted = false;
+  let flushTimer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
   /** Results handed to the stage to send. */
   let emitted = 0;
@@ -128,7 +128,6 @@ export function map<I, O>(
     stage!.stop(failure(common.name, "fn", error));
   };
   const finish = (seq: number, value: O) => {
-    running--;
     if (!ordered) ready.push(value);
     else if (seq !== emitSeq) early.set(seq, value);
     else {
@@ -142,36 +141,48 @@ export function map<I, O>(
   };
   /** Starts calls while there is room; returns false if a call threw. */
   const fill = (): boolean => {
-    while (waitingCount > 0 && running < concurrency && !stopped) {
-      // Results not yet placed downstream: running, finished early, ready, or sent and waiting.
-      const unplaced = running + early.size + ready.length + (emitted - meter.placed);
-      if (unplaced >= meter.owed + concurrency) return true;
+    // Results not yet placed downstream (running, finished early, ready, or
+    // sent and waiting) stay below the demand not met plus `concurrency`.
+    let room = meter.owed + concurrency -
+      (running + early.size + ready.length + emitted - meter.placed);
+    while (room > 0 && waitingCount > 0 && running < concurrency && !stopped) {
       const head = waiting.peek()!;
-      const event = head.events[head.offset++];
-      if (head.offset === head.events.length) waiting.shift();
-      waitingCount--;
-      if (head.track !== undefined) head.track.held--;
-      const seq = nextSeq++;
-      running++;
-      let result: O | Promise<O>;
-      try {
-        result = fn(event, context);
-      } catch (error) {
-        fail(error);
-        return false;
+      const events = head.events;
+      const n = Math.min(events.length - head.offset, room);
+      let started = 0;
+      // Calls that return a plain value finish at once and do not count as running.
+      while (started < n && running < concurrency && !stopped) {
+        const event = events[head.offset + started++];
+        const seq = nextSeq++;
+        let result: O | Promise<O>;
+        try {
+          result = fn(event, context);
+        } catch (error) {
+          fail(error);
+          return false;
+        }
+        if (
+          result !== null && typeof result === "object" &&
+          typeof (result as PromiseLike<O>).then === "function"
+        ) {
+          running++;
+          Promise.resolve(result).then((value) => {
+            if (stopped) return;
+            running--;
+            finish(seq, value);
+            if (fill()) flushSoon();
+            pump();
+          }, fail);
+        } else if (!ordered || (seq === emitSeq && early.size === 0)) {
+          ready.push(result as O);
+          emitSeq++;
+        } else finish(seq, result as O);
       }
-      if (isThenable(result)) {
-        Promise.resolve(result).then((value) => {
-          if (stopped) return;
-          finish(seq, value);
-          fill();
-          if (ready.length > 0 && !flushPosted) {
-            flushPosted = true;
-            stage!.info(FLUSH);
-          }
-          pump();
-        }, fail);
-      } else finish(seq, result);
+      head.offset += started;
+      if (head.offset === events.length) waiting.shift();
+      waitingCount -= started;
+      room -= started;
+      if (head.track !== undefined) head.track.held -= started;
     }
     return true;
   };
@@ -181,12 +192,26 @@ export function map<I, O>(
     emitted += out.length;
     return out;
   };
+  const flush = () => {
+    if (flushTimer !== undefined) clearTimeout(flushTimer);
+    flushTimer = undefined;
+    if (flushPosted || stopped || ready.length === 0) return;
+    flushPosted = true;
+    stage!.info(FLUSH);
+  };
+  /**
+   * Results finished outside the stage's callbacks leave in batches: at once
+   * if they meet the demand not yet met or nothing more is on its way, else
+   * at the end of the task (fast calls finish many in one task).
+   */
+  const flushSoon = () => {
+    if (flushPosted || ready.length === 0) return;
+    if (ready.length >= meter.owed || (running === 0 && waitingCount === 0)) flush();
+    else flushTimer ??= setTimeout(flush, 0);
+  };
   const pump = coalesced(() => {
     if (stopped) return;
-    if (fill() && ready.length > 0 && !flushPosted) {
-      flushPosted = true;
-      stage!.info(FLUSH);
-    }
+    if (fill()) flushSoon();
     upstream.askByRule();
   });
   const busy = () => waitingCount > 0 || running > 0 || early.size > 0 || ready.length > 0;
@@ -223,6 +248,7 @@ export function map<I, O>(
     },
     terminate: (reason) => {
       stopped = true;
+      if (flushTimer !== undefined) clearTimeout(flushTimer);
       controller.abort(reason);
       // A graceful end comes once nothing is in progress: this is empty then.
       return take();
