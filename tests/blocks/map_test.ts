@@ -114,6 +114,25 @@ describe("map", () => {
     assert.ok(batches <= 40, `results leave in batches (${batches})`);
   });
 
+  it("results of fast async calls leave in batches, not one by one", async () => {
+    const stage = map((n: number) => Promise.resolve(n + 1), {
+      concurrency: 8,
+      subscribeTo: [Producer.from(range(0, 2000))],
+    });
+    const seen: number[] = [];
+    let batches = 0;
+    const consumer = new Consumer<number>({
+      subscribeTo: [stage],
+      handleEvents: (events) => {
+        batches++;
+        seen.push(...events);
+      },
+    });
+    await consumer.closed;
+    assert.deepEqual(seen, range(1, 2001));
+    assert.ok(batches <= 20, `${batches} batches for 2000 results`);
+  });
+
   it("gives fn a signal that is aborted with the reason when the stage stops", async () => {
     const f = controlled<number>();
     const { producer } = counter();
