@@ -201,12 +201,12 @@ export function map<I, O>(
   };
   /**
    * Results finished outside the stage's callbacks leave in batches: at once
-   * if they meet the demand not yet met or nothing more is on its way, else
+   * if they meet the demand not yet met or no call is running, else
    * at the end of the task (fast calls finish many in one task).
    */
   const flushSoon = () => {
     if (flushPosted || ready.length === 0) return;
-    if (ready.length >= meter.owed || (running === 0 && waitingCount === 0)) flush();
+    if (ready.length >= meter.owed || running === 0) flush();
     else flushTimer ??= setTimeout(flush, 0);
   };
   const pump = coalesced(() => {
