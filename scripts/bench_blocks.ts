@@ -2,7 +2,6 @@
 // Events per second through batch, map and rateLimit next to a hand-written ProducerConsumer doing
 // the same; each run checks the count. Ratios are per round, medians printed.
 import process from "node:process";
-// Events per second through the building blocks vs a hand-written ProducerConsumer doing the same.
 import { batch, Consumer, map, Producer, ProducerConsumer, rateLimit } from "../mod.ts";
 
 type Stage = ProducerConsumer<number, unknown>;
