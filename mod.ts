@@ -43,7 +43,11 @@ export {
   DemandDispatcher,
   type DemandDispatcherOptions,
 } from "./src/dispatchers/demand_dispatcher.ts";
-export { BroadcastDispatcher } from "./src/dispatchers/broadcast_dispatcher.ts";
+export {
+  BroadcastDispatcher,
+  type BroadcastDispatcherOptions,
+  type LagPolicy,
+} from "./src/dispatchers/broadcast_dispatcher.ts";
 export {
   PartitionDispatcher,
   type PartitionDispatcherOptions,
@@ -55,6 +59,7 @@ export { toReadableStream, type ToReadableStreamOptions } from "./src/streams.ts
 export {
   balance,
   broadcast,
+  type BroadcastOptions,
   type FanOutOptions,
   merge,
   type MergeOptions,
@@ -62,6 +67,10 @@ export {
   type PartitionOptions,
 } from "./src/fan_out.ts";
 export { type StreamClasses, useStreams } from "./src/stream_classes.ts";
+export type { BlockOptions, Clock } from "./src/blocks/options.ts";
+export { batch, type BatchOptions } from "./src/blocks/batch.ts";
+export { rateLimit, type RateLimitOptions } from "./src/blocks/rate_limit.ts";
+export { map, type MapContext, type MapOptions } from "./src/blocks/map.ts";
 export {
   type ChildSpec,
   type RestartType,

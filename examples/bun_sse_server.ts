@@ -4,19 +4,19 @@
  * client as Server-Sent Events.
  *
  * ```
- * timer → ticks Producer (BroadcastDispatcher) ─┬─ producer.subscribe() → SSE response of client 1
- *                                               ├─ …
- *                                               └─ producer.subscribe() → SSE response of client N
+ * timer → ticks Producer (BroadcastDispatcher, maxLag) ─┬─ producer.subscribe() → SSE response of client 1
+ *                                                       ├─ …
+ *                                                       └─ producer.subscribe() → SSE response of client N
  * ```
  *
  * - `GET /events`: the SSE stream. Every tick is `id: <seq>`, `event: tick`,
  *   `data: {"seq":…,"time":…}`; ticks are numbered from 1, and a client
- *   receives every tick from the one after it joined (or a few before, still
- *   held for a lagging client), in order, with no gaps, until it leaves. A
- *   reconnecting `EventSource` resumes with the live ticks: there is no
- *   replay of the ones it missed.
+ *   receives every tick from the one after it joined, in order, with no
+ *   gaps, until it leaves. A reconnecting `EventSource` resumes with the
+ *   live ticks: there is no replay of the ones it missed.
  * - `GET /stats`: JSON counters (clients, ticks, buffered, maxBuffered,
- *   disconnectedForLag, discarded).
+ *   disconnectedForLag, discarded, and the dispatcher's lag of the slowest
+ *   client, maxLagSeen).
  * - `GET /`: a page that shows the ticks with `EventSource`.
  *
  * Clients join and leave at any time: each joining client gets its own
@@ -25,30 +25,29 @@
  * subscription. Ticks are emitted only while at least one client is
  * connected.
  *
- * ## Slow clients: disconnected once they lag `--max-lag` ticks behind
+ * ## Slow clients: cancelled once they lag `--max-lag` ticks behind
  *
- * A BroadcastDispatcher paces every subscription by the slowest one (no tick
- * is sent to anyone until every subscriber has asked for it), and a
- * subscription asks for more only as its response body is pulled, which Bun
- * does only as fast as the client's socket accepts data. So a client that
- * stops reading makes the producer buffer the new ticks for everyone. The
- * server bounds that: at each tick it measures each client's lag (the
- * ticks emitted since the last one written to its response) and disconnects
- * any client more than `--max-lag` ticks behind: its subscription is
- * cancelled, its response ends after the ticks already written to it, and
- * its connection is closed if it does not take those within
- * `CLOSE_GRACE_SECONDS`. The buffered ticks then flow to the other clients,
- * who lose nothing. Hence:
+ * A subscription asks for more only as its response body is pulled, which
+ * Bun does only as fast as the client's socket accepts data. A plain
+ * BroadcastDispatcher paces everyone by the slowest subscriber, so one
+ * client that stops reading would hold back every other. This one has a lag
+ * policy instead: `new BroadcastDispatcher({ maxLag, onLag: "cancel" })`.
+ * The dispatcher keeps up to `--max-lag` ticks for a client that falls
+ * behind the fastest and goes on serving the others; once a client would
+ * lag more, its subscription is cancelled with reason `"lagging"`. The
+ * producer's `handleCancel` sees that reason and disconnects the client:
+ * its response ends after the ticks already written to it, and its
+ * connection is closed if it does not take those within
+ * `CLOSE_GRACE_SECONDS`. The other clients lose nothing. Hence:
  *
- * - the producer never holds more than `--max-lag` + 1 ticks (the ticks it
- *   holds have reached no client, so they count in the slowest client's lag;
- *   the `+ 1` is the tick that reveals the lag). Its `bufferSize` is
- *   `2 × max-lag` with `bufferKeep: "last"` only as a safety net: ticks it
- *   would drop are counted as `discarded` in `/stats`, and stay 0;
+ * - the dispatcher keeps at most `--max-lag` ticks (for the slowest client);
+ *   the producer buffers ticks only while no client at all can take one,
+ *   up to `--max-lag` (`bufferKeep: "last"`; ticks it would drop are
+ *   counted as `discarded` in `/stats`);
  * - each client holds at most `CLIENT_MAX_DEMAND` ticks in its subscription
  *   plus one encoded chunk in its response body, besides the socket's
  *   kernel buffers;
- * - a slow client delays the others by at most `max-lag` ticks, once.
+ * - a slow client never delays the others.
  *
  * Options (flags, or environment variables): `--port` / `PORT` (0 picks a
  * free port; default 8000), `--host` / `HOST` (default 127.0.0.1),
@@ -59,7 +58,7 @@
  * @module
  */
 
-import { BroadcastDispatcher, Producer } from "../mod.ts";
+import { BroadcastDispatcher, Producer, type Subscription } from "../mod.ts";
 
 /** The Bun API this example uses (Bun's own types are not installed here). */
 declare const Bun: {
@@ -95,8 +94,6 @@ interface Tick {
 
 interface Client {
   readonly id: number;
-  /** The last tick written to the response (or the last emitted before it joined). */
-  lastSent: number;
   disconnect(reason: string): void;
 }
 
@@ -120,17 +117,27 @@ const padding = option("padding", "PADDING", 0);
 const hostAt = Bun.argv.indexOf("--host");
 const hostname = (hostAt === -1 ? Bun.env.HOST : Bun.argv[hostAt + 1]) || "127.0.0.1";
 
-const stats = { ticks: 0, maxBuffered: 0, disconnectedForLag: 0, discarded: 0 };
+const stats = { ticks: 0, maxBuffered: 0, maxLagSeen: 0, disconnectedForLag: 0, discarded: 0 };
 const clients = new Map<number, Client>();
 let nextClientId = 1;
 
+const dispatcher = new BroadcastDispatcher<Tick>({ maxLag, onLag: "cancel" });
+const subscriptions = new Set<Subscription<Tick>>();
 const ticks = new Producer<Tick>({
-  dispatcher: new BroadcastDispatcher(),
-  bufferSize: 2 * maxLag,
+  dispatcher,
+  bufferSize: maxLag,
   bufferKeep: "last",
   onDiscard: (count) => {
     stats.discarded += count;
     return false;
+  },
+  handleSubscribe: (subscription) => void subscriptions.add(subscription),
+  handleCancel: (subscription, reason) => {
+    subscriptions.delete(subscription);
+    if (reason !== "lagging") return;
+    stats.disconnectedForLag++;
+    const id = subscription.options.client as number;
+    clients.get(id)?.disconnect(`client ${id} lagged more than ${maxLag} ticks behind`);
   },
 });
 
@@ -141,12 +148,8 @@ setInterval(() => {
   const time = new Date().toISOString();
   ticks.emit([padding > 0 ? { seq, time, pad: filler } : { seq, time }]);
   stats.maxBuffered = Math.max(stats.maxBuffered, ticks.bufferedCount);
-  for (const client of clients.values()) {
-    const lag = seq - client.lastSent;
-    if (lag > maxLag) {
-      stats.disconnectedForLag++;
-      client.disconnect(`client ${client.id} lagged ${lag} ticks behind`);
-    }
+  for (const subscription of subscriptions) {
+    stats.maxLagSeen = Math.max(stats.maxLagSeen, dispatcher.lagOf(subscription));
   }
 }, tickMs);
 
@@ -163,7 +166,8 @@ function toEventText(batch: Tick[]): string {
 /** The SSE response of a new client: its own subscription to the ticks. */
 function events(request: Request, server: BunServer): Response {
   const id = nextClientId++;
-  const batches = ticks.subscribe({ maxDemand: CLIENT_MAX_DEMAND }).getReader();
+  // `client` is a custom subscription option: handleCancel reads it back.
+  const batches = ticks.subscribe({ maxDemand: CLIENT_MAX_DEMAND, client: id }).getReader();
   let open = true;
   let body!: ReadableStreamDefaultController<Uint8Array>;
   const leave = (reason: string) => {
@@ -173,9 +177,8 @@ function events(request: Request, server: BunServer): Response {
     batches.cancel(reason).catch(() => {});
     console.log(`- client ${id} left (${reason}); ${clients.size} connected`);
   };
-  const client: Client = {
+  clients.set(id, {
     id,
-    lastSent: stats.ticks,
     disconnect(reason) {
       if (!open) return;
       leave(reason);
@@ -184,9 +187,8 @@ function events(request: Request, server: BunServer): Response {
       body.close();
       server.timeout(request, CLOSE_GRACE_SECONDS);
     },
-  };
-  clients.set(id, client);
-  console.log(`+ client ${id} joined after tick ${client.lastSent}; ${clients.size} connected`);
+  });
+  console.log(`+ client ${id} joined after tick ${stats.ticks}; ${clients.size} connected`);
   request.signal.addEventListener("abort", () => leave("disconnected"));
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {
@@ -195,14 +197,20 @@ function events(request: Request, server: BunServer): Response {
       controller.enqueue(encoder.encode(`: client ${id}\nretry: 1000\n\n`));
     },
     async pull(controller) {
-      const { done, value } = await batches.read();
+      let result: ReadableStreamReadResult<Tick[]>;
+      try {
+        result = await batches.read();
+      } catch (reason) {
+        // Cancelled for lagging: handleCancel has disconnected it already.
+        leave(String(reason));
+        return;
+      }
       if (!open) return;
-      if (done) {
+      if (result.done) {
         leave("the source ended");
         return controller.close();
       }
-      client.lastSent = value[value.length - 1].seq;
-      controller.enqueue(encoder.encode(toEventText(value)));
+      controller.enqueue(encoder.encode(toEventText(result.value)));
     },
     cancel() {
       leave("disconnected");
@@ -233,7 +241,7 @@ const page = `<!doctype html>
 const server = Bun.serve({
   port,
   hostname,
-  // SSE connections stay open; lagging clients are handled above.
+  // SSE connections stay open; lagging clients are cancelled by the dispatcher.
   idleTimeout: 0,
   fetch(request, server) {
     const { pathname } = new URL(request.url);
@@ -243,7 +251,7 @@ const server = Bun.serve({
         ...stats,
         clients: clients.size,
         buffered: ticks.bufferedCount,
-        bufferSize: 2 * maxLag,
+        bufferSize: maxLag,
         maxLag,
         clientMaxDemand: CLIENT_MAX_DEMAND,
       });

@@ -11,10 +11,10 @@
  */
 
 import type { PartitionKey } from "./subscription.ts";
-import type { Dispatcher } from "./dispatcher.ts";
+import type { Dispatcher, DispatcherHost } from "./dispatcher.ts";
 import { Producer } from "./producer.ts";
 import { toReadableStream } from "./streams.ts";
-import { BroadcastDispatcher } from "./dispatchers/broadcast_dispatcher.ts";
+import { BroadcastDispatcher, type LagPolicy } from "./dispatchers/broadcast_dispatcher.ts";
 import { DemandDispatcher } from "./dispatchers/demand_dispatcher.ts";
 import {
   createPartitionDispatcher,
@@ -35,6 +35,33 @@ export interface FanOutOptions {
    * @default {1000}
    */
   readonly maxDemand?: number;
+}
+
+/** Options of {@linkcode broadcast}. */
+export interface BroadcastOptions extends FanOutOptions {
+  /**
+   * How many events an output may fall behind the fastest one: they are kept
+   * for it while the others go on. An integer ≥ 0; 0 paces every output by
+   * the slowest.
+   *
+   * @default {0}
+   */
+  readonly maxLag?: number;
+  /**
+   * What happens to an output whose lag would exceed `maxLag`: `"wait"` —
+   * the others wait for it; `"cancel"` — it errors with reason
+   * `"lagging"` (after the events it already holds) and the others go on;
+   * `"drop"` — its oldest kept events are dropped, so it keeps the latest
+   * `maxLag`.
+   *
+   * @default {"wait"}
+   */
+  readonly onLag?: LagPolicy;
+  /**
+   * Called with the number of events dropped for a lagging output
+   * (`onLag: "drop"`); return `false` to silence the default `console.warn`.
+   */
+  readonly onDiscard?: (count: number) => boolean | void;
 }
 
 /** Options of {@linkcode partition}. */
@@ -65,22 +92,27 @@ export interface MergeOptions {
 
 /**
  * Copies every event of `source` to `count` streams, at the pace of the
- * slowest reader (GenStage's `BroadcastDispatcher`).
+ * slowest reader (GenStage's `BroadcastDispatcher`), or of the fastest with a
+ * lag policy.
  *
  * Every output is subscribed before the source is read, so each receives
  * every event. The source is read as the outputs ask, and no output is more
  * than `maxDemand` events ahead of the slowest: an output that is not read
- * holds the others back (read them concurrently). Cancelling an output
- * releases the others at once; cancelling all of them cancels the source with
- * the last reason; an error in the source errors every output after the
- * events read before it; the end of the source closes them.
+ * holds the others back (read them concurrently). With `maxLag: n`, an
+ * output may fall `n` events behind the fastest (they are kept for it), and
+ * `onLag` says what happens beyond: `"wait"` holds the others back,
+ * `"cancel"` errors that output with `"lagging"`, `"drop"` drops its oldest
+ * events (counted through `onDiscard`). Cancelling an output releases the
+ * others at once; cancelling all of them cancels the source with the last
+ * reason; an error in the source errors every output after the events read
+ * before it; the end of the source closes them.
  *
  * @param source The stream to copy; it is locked at once.
  * @param count How many outputs, an integer ≥ 1.
- * @param options `maxDemand`, the most events an output holds.
+ * @param options `maxDemand`, the most events an output holds; `maxLag`, `onLag` and `onDiscard`, the lag policy.
  * @returns `count` streams of the same events.
  * @throws {TypeError} If `source` is not an unlocked ReadableStream, or an option has the wrong type.
- * @throws {RangeError} If `count` or `maxDemand` is not an integer ≥ 1.
+ * @throws {RangeError} If `count` or `maxDemand` is not an integer ≥ 1, or `maxLag` not an integer ≥ 0.
  *
  * @example Two readers of one stream
  * ```ts
@@ -102,15 +134,73 @@ export interface MergeOptions {
  * const [a, b] = broadcast(source, 2);
  * assert.deepEqual(await Promise.all([read(a), read(b)]), [[1, 2, 3], [1, 2, 3]]);
  * ```
+ *
+ * @example A reader that does not keep up is cut off
+ * ```ts
+ * import { broadcast } from "@webstage/webstage";
+ * import assert from "node:assert/strict";
+ *
+ * const source = new ReadableStream<number>({
+ *   start(controller) {
+ *     for (let n = 0; n < 100; n++) controller.enqueue(n);
+ *     controller.close();
+ *   },
+ * });
+ * const [live, idle] = broadcast(source, 2, { maxDemand: 4, maxLag: 10, onLag: "cancel" });
+ * const reader = live.getReader();
+ * let count = 0;
+ * while (!(await reader.read()).done) count++;
+ * assert.equal(count, 100); // `idle` was not read: it did not hold `live` back
+ * const late = idle.getReader();
+ * const kept: number[] = [];
+ * await assert.rejects(async () => {
+ *   for (let r = await late.read(); !r.done; r = await late.read()) kept.push(r.value);
+ * }, (reason) => reason === "lagging");
+ * assert.deepEqual(kept, [0, 1, 2, 3]); // what it had asked for before it lagged
+ * ```
  */
 export function broadcast<T>(
   source: ReadableStream<T>,
   count: number,
-  options?: FanOutOptions,
+  options?: BroadcastOptions,
 ): ReadableStream<T>[] {
   const action = "broadcast a stream";
   const maxDemand = checkFanOut(action, source, count, options);
-  return fanOut(action, source, new BroadcastDispatcher<T>(), range(count), maxDemand, undefined);
+  const o = v.options<BroadcastOptions>(action, "options", options);
+  const onDiscard = v.callback<(count: number) => boolean | void>(
+    action,
+    "onDiscard",
+    o.onDiscard,
+  );
+  const maxLag = v.integer(action, "maxLag", o.maxLag ?? 0, 0, v.MAX_DEMAND);
+  const onLag = v.oneOf(action, "onLag", o.onLag ?? "wait", ["wait", "cancel", "drop"] as const);
+  const lagging = new BroadcastDispatcher<T>({ maxLag, onLag });
+  // The producer inside is not the caller's: events dropped for a lagging
+  // output are reported here, through a host that can count them.
+  const dispatcher: Dispatcher<T> = {
+    init: (host) =>
+      lagging.init({
+        send: (subscription, events) => host.send(subscription, events),
+        ask: (subscription, n) => host.ask(subscription, n),
+        info: (message) => host.info(message),
+        cancel: (subscription, reason) => host.cancel(subscription, reason),
+        bufferSize: host.bufferSize,
+        discard: (n: number) => {
+          if (onDiscard === undefined || onDiscard(n) !== false) {
+            console.warn(`broadcast has dropped ${n} events for an output lagging behind`);
+          }
+        },
+      } as DispatcherHost<T>),
+    validate: (subscribeOptions) => lagging.validate(subscribeOptions),
+    subscribe: (subscription) => lagging.subscribe(subscription),
+    cancel: (subscription) => lagging.cancel(subscription),
+    ask: (n, subscription) => lagging.ask(n, subscription),
+    dispatch: (events) => lagging.dispatch(events),
+    info: (message) => lagging.info(message),
+    idle: () => lagging.idle(),
+    redeliver: (events, subscription) => lagging.redeliver(events, subscription),
+  };
+  return fanOut(action, source, dispatcher, range(count), maxDemand, undefined);
 }
 
 /**

@@ -38,6 +38,8 @@ export class RecordingHost<T> implements DispatcherHost<T> {
   asks: Array<[string, number]> = [];
   infos: unknown[] = [];
   cancels: Array<[string, unknown]> = [];
+  /** Counts given to the optional `discard` (events a dispatcher dropped). */
+  discards: number[] = [];
 
   constructor(bufferSize = 10_000) {
     this.bufferSize = bufferSize;
@@ -57,6 +59,10 @@ export class RecordingHost<T> implements DispatcherHost<T> {
 
   cancel(subscription: Subscription<T>, reason: unknown): void {
     this.cancels.push([(subscription as TestSubscription<T>).name, reason]);
+  }
+
+  discard(count: number): void {
+    this.discards.push(count);
   }
 
   /** Returns the batches sent since the last call, and forgets them. */

@@ -82,6 +82,15 @@ dispatcherConformance({
   options: () => ({}),
 });
 
+for (const onLag of ["wait", "cancel", "drop"] as const) {
+  dispatcherConformance({
+    name: `BroadcastDispatcher with maxLag 16 and onLag "${onLag}"`,
+    create: () => new BroadcastDispatcher<number>({ maxLag: 16, onLag }),
+    slots: 3,
+    options: () => ({}),
+  });
+}
+
 dispatcherConformance({
   name: "PartitionDispatcher",
   create: () => new PartitionDispatcher<number>({ partitions: 3, hash: (n) => n % 3 }),
