@@ -73,6 +73,10 @@ export class Inlet {
   async #pump(link: AnyLink): Promise<void> {
     const reader = link.getReader();
     const ctx = this.#ctx;
+    // Nothing from a constructor's call: the first read (and the turn's
+    // timer mustYield may start, which some test runners answer by running
+    // microtasks) waits for the caller to have returned.
+    await undefined;
     for (;;) {
       if (mustYield()) await turnEnd();
       const { done, value } = await reader.read();

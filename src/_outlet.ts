@@ -146,6 +146,9 @@ export class Outlet implements ProducerEnd {
         if (link !== undefined) ctx.post({ k: CANCEL, link, reason, redeliver: false });
       },
       bufferSize: this.#config.producer!.bufferSize,
+      discard: (count) => {
+        if (count > 0) ctx.reportDiscard(count);
+      },
       get position() {
         return outlet.#low;
       },

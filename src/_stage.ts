@@ -416,7 +416,13 @@ export class StageCore implements StageContext {
     this.outlet?.stop(reason);
     this.inlet?.stop(reason);
     const terminate = this.config.terminate;
-    if (terminate === undefined || this.#terminated) return this.#settle(reason);
+    if (terminate === undefined) return this.#settle(reason);
+    if (this.#terminated) {
+      // A graceful end's terminate may be running: closed settles after it.
+      if (busy) mailbox.settled().then(() => this.#settle(reason));
+      else this.#settle(reason);
+      return;
+    }
     this.#terminated = true;
     // terminate runs after the last callback: once the one in progress (if any) has returned.
     const run = () => {

@@ -37,6 +37,12 @@ export interface DispatcherHost<T> {
   /** The stage's `bufferSize` (`Infinity` when unbounded). */
   readonly bufferSize: number;
   /**
+   * Reports `count` events the dispatcher dropped (a lag policy's
+   * `"drop"`): they go to the stage's `onDiscard`, and unless it returns
+   * `false`, to a warning. Stages always provide it.
+   */
+  discard?(count: number): void;
+  /**
    * The output position of the first event of the batch being dispatched
    * (or redelivered): the stage numbers its events in the order it
    * dispatches them. A dispatcher that keeps events may record it to answer

@@ -172,7 +172,7 @@ export function broadcast<T>(
     "onDiscard",
     o.onDiscard,
   );
-  const maxLag = v.integer(action, "maxLag", o.maxLag ?? 0, 0, v.MAX_DEMAND);
+  const maxLag = v.capped(action, "maxLag", o.maxLag ?? 0, 0, v.MAX_DEMAND);
   const onLag = v.oneOf(action, "onLag", o.onLag ?? "wait", ["wait", "cancel", "drop"] as const);
   const lagging = new BroadcastDispatcher<T>({ maxLag, onLag });
   // The producer inside is not the caller's: events dropped for a lagging

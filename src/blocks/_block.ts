@@ -12,7 +12,8 @@ import type { Dispatcher, DispatcherHost } from "../dispatcher.ts";
 import type { SubscribeOptions, Subscription } from "../subscription.ts";
 import type { BlockOptions, Clock } from "./options.ts";
 import { DemandDispatcher } from "../dispatchers/demand_dispatcher.ts";
-import { entries, stageName, strategy } from "../_config.ts";
+import { entries, strategy } from "../_config.ts";
+import { stageName } from "../_names.ts";
 import { isNormal } from "../_options.ts";
 import * as v from "../_validate.ts";
 

@@ -101,7 +101,7 @@ const FLUSH = Symbol("batch flush");
 export function batch<T>(options: BatchOptions<T>): ProducerConsumer<T, T[]> {
   const action = "construct batch";
   const o = blockObject<BatchOptions<T>>(action, options);
-  const size = v.integer(action, "size", o.size, 1, v.MAX_DEMAND);
+  const size = v.capped(action, "size", o.size, 1, v.MAX_DEMAND);
   const timeoutMs = duration(action, "timeoutMs", o.timeoutMs ?? 1000, 0, true);
   const key = v.callback<(event: T) => PartitionKey>(action, "key", o.key);
   const clock = clockOption(action, o.clock);

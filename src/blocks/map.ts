@@ -97,7 +97,7 @@ export function map<I, O>(
   const action = "construct map";
   v.callback(action, "fn", fn, false);
   const o = v.options<MapOptions<I, O>>(action, "options", options);
-  const concurrency = v.integer(action, "concurrency", o.concurrency ?? 1, 1, v.MAX_DEMAND);
+  const concurrency = v.capped(action, "concurrency", o.concurrency ?? 1, 1, v.MAX_DEMAND);
   const ordered = o.ordered ?? true;
   if (typeof ordered !== "boolean") {
     throw new TypeError(v.message(action, "ordered", "a boolean", ordered));

@@ -79,7 +79,7 @@ interface Departure {
 export function rateLimit<T>(options: RateLimitOptions<T>): ProducerConsumer<T, T> {
   const action = "construct rateLimit";
   const o = blockObject<RateLimitOptions<T>>(action, options);
-  const limit = v.integer(action, "limit", o.limit, 1, v.MAX_DEMAND);
+  const limit = v.capped(action, "limit", o.limit, 1, v.MAX_DEMAND);
   const intervalMs = duration(action, "intervalMs", o.intervalMs, 1, false);
   const clock = clockOption(action, o.clock);
   const common = commonOptions<T, T>(action, "rateLimit", o);

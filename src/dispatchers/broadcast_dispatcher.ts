@@ -156,7 +156,7 @@ export class BroadcastDispatcher<T = unknown> implements Dispatcher<T> {
   constructor(options?: BroadcastDispatcherOptions) {
     const action = "construct BroadcastDispatcher";
     const o = v.options<BroadcastDispatcherOptions>(action, "options", options);
-    this.#maxLag = v.integer(action, "maxLag", o.maxLag ?? 0, 0, v.MAX_DEMAND);
+    this.#maxLag = v.capped(action, "maxLag", o.maxLag ?? 0, 0, v.MAX_DEMAND);
     this.#onLag = v.oneOf(action, "onLag", o.onLag ?? "wait", POLICIES);
   }
 

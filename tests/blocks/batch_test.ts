@@ -288,7 +288,7 @@ describe("batch", () => {
       [
         { size: 0 },
         "RangeError",
-        "Cannot construct batch as size must be an integer in [1, 2147483647]: current value is 0",
+        "Cannot construct batch as size must be an integer >= 1: current value is 0",
       ],
       [
         {},

@@ -178,11 +178,14 @@ describe("map", () => {
       name: "quiet",
       subscribeTo: [Producer.from([0, 1, 2])],
     });
-    recorder(quiet);
+    const quietOut = recorder(quiet);
     await assert.rejects(quiet.closed, (error: Error) => {
       assert.equal(error.message, "quiet failed: its fn threw undefined");
       assert.equal(error.cause, undefined);
       return true;
+    });
+    await assert.rejects(quietOut.consumer.closed, {
+      message: "quiet failed: its fn threw undefined",
     });
   });
 
@@ -292,13 +295,13 @@ describe("map", () => {
         (n: number) => n,
         { concurrency: 0 },
         "RangeError",
-        "Cannot construct map as concurrency must be an integer in [1, 2147483647]: current value is 0",
+        "Cannot construct map as concurrency must be an integer >= 1: current value is 0",
       ],
       [
         (n: number) => n,
         { concurrency: 1.5 },
         "RangeError",
-        "Cannot construct map as concurrency must be an integer in [1, 2147483647]: current value is 1.5",
+        "Cannot construct map as concurrency must be an integer >= 1: current value is 1.5",
       ],
       [
         (n: number) => n,

@@ -236,7 +236,7 @@ describe("rateLimit", () => {
       [
         { limit: 0, intervalMs: 10 },
         "RangeError",
-        "Cannot construct rateLimit as limit must be an integer in [1, 2147483647]: current value is 0",
+        "Cannot construct rateLimit as limit must be an integer >= 1: current value is 0",
       ],
       [
         { limit: 1 },
