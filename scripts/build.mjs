@@ -98,7 +98,10 @@ for (const file of walk(join(root, "dist"))) {
     ? text.replace(/(from\s+["']\.{1,2}\/[^"']*?)\.ts(["'])/g, "$1.js$2")
     : text;
   if (fixed !== text) rewritten++;
-  const examples = fixed.replace(/(from\s+["'])@webstage\/webstage(["'])/g, `$1${pkg.name}$2`);
+  const examples = fixed.replace(
+    /(from\s+["'])@webstage\/webstage(\/[a-z]+)?(["'])/g,
+    `$1${pkg.name}$2$3`,
+  );
   if (examples !== fixed) renamed++;
   fixed = examples;
   if (fixed !== text) writeFileSync(file, fixed);
@@ -160,6 +163,13 @@ console.log("imported webstage from the tarball and ran a pipeline:", seen.join(
 `,
   );
   run(process.execPath, ["main.mjs"], { cwd: app });
+  // The README's first sample, as a user copies it (its only TypeScript is the generic
+  // arguments, removed here so that Node 20 runs it as JavaScript).
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const sample = readme.match(/```ts\n([\s\S]*?)```/)[1].replace(/<number(, number)?>/g, "");
+  writeFileSync(join(app, "readme.mjs"), sample);
+  step("run the README's first sample from the installed tarball");
+  run(process.execPath, ["readme.mjs"], { cwd: app });
   writeFileSync(
     join(app, "main.ts"),
     `import { Consumer, Producer, type SubscribeOptions } from "webstage";

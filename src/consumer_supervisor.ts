@@ -120,6 +120,13 @@ export interface ConsumerSupervisorOptions<T> {
    */
   readonly name?: string;
   /**
+   * Called once when the supervisor stops, for any reason, after every task
+   * it waits for has ended (on `stop()`, at once: the tasks' signals are
+   * aborted) and before `closed` settles. One that throws on a normal end
+   * makes the end a failure.
+   */
+  readonly terminate?: (reason: unknown) => void | Promise<void>;
+  /**
    * The strategy of `writable`: its `highWaterMark` is the `maxDemand` of
    * the inlet subscription written events go through (an integer ≥ 1).
    *
@@ -273,6 +280,7 @@ export class ConsumerSupervisor<T> {
   #onAbort: (() => void) | undefined;
   readonly #name: string;
   readonly #onError: ((error: unknown) => void) | undefined;
+  readonly #terminate: ((reason: unknown) => void | Promise<void>) | undefined;
   /** Task restarts so far. */
   #restarts = 0;
   /** The stop came from within (not from whoever called stop()). */
@@ -312,6 +320,7 @@ export class ConsumerSupervisor<T> {
     this.#signal = v.signal(action, o.signal);
     this.#timers = timersOption(action, o.timers);
     this.#onError = v.callback(action, "onError", o.onError);
+    this.#terminate = v.callback(action, "terminate", o.terminate);
     this.#name = stageName(action, "ConsumerSupervisor", o.name);
     const writableStrategy = o.writableStrategy;
     const entries: unknown = o.subscribeTo ?? [];
@@ -595,6 +604,30 @@ export class ConsumerSupervisor<T> {
     for (const task of tasks) task.controller?.abort(reason);
     // What the tasks still running do from now on is ignored: they were not handled.
     for (const task of tasks) task.report?.([task.event], false);
+    const terminate = this.#terminate;
+    if (terminate === undefined) return this.#settle(reason);
+    let result: void | Promise<void>;
+    try {
+      result = terminate(reason);
+    } catch (error) {
+      return this.#settle(isNormal(reason) ? this.#terminateFailed(error) : reason);
+    }
+    Promise.resolve(result).then(
+      () => this.#settle(reason),
+      (error) => this.#settle(isNormal(reason) ? this.#terminateFailed(error) : reason),
+    );
+  }
+
+  /** A terminate that failed on a normal end: a failure from within. */
+  #terminateFailed(error: unknown): unknown {
+    this.#internal = true;
+    return isNormal(error)
+      ? new Error(`${this.#name} failed: its terminate threw ${v.show(error)}`, { cause: error })
+      : error;
+  }
+
+  #settle(reason: unknown): void {
+    this.#reason = reason;
     if (isNormal(reason)) return this.#resolve();
     this.#reject(reason);
     if (!this.#internal) return;

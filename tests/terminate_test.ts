@@ -6,7 +6,13 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Consumer, Producer, ProducerConsumer, type Subscription } from "../mod.ts";
+import {
+  Consumer,
+  ConsumerSupervisor,
+  Producer,
+  ProducerConsumer,
+  type Subscription,
+} from "../mod.ts";
 import { currentStreams, deferred, range, settle } from "./_helpers.ts";
 import { counter } from "./_stages.ts";
 
@@ -311,5 +317,34 @@ describe("terminate", () => {
     await producer.close();
     await producer.closed;
     assert.deepEqual(calls, ["normal"]);
+  });
+
+  it("a ConsumerSupervisor calls terminate once, after its last task has ended, before closed settles", async () => {
+    const log: string[] = [];
+    const supervisor = new ConsumerSupervisor<number>({
+      subscribeTo: [[Producer.from([1, 2, 3]), { maxDemand: 2 }]],
+      handleEvent: async (n) => {
+        await settle();
+        log.push(`task ${n}`);
+      },
+      terminate: (reason) => void log.push(`terminate ${String(reason)}`),
+    });
+    await supervisor.closed;
+    log.push("closed");
+    assert.deepEqual(log, ["task 1", "task 2", "task 3", "terminate normal", "closed"]);
+  });
+
+  it("a ConsumerSupervisor whose terminate throws on a normal end fails", async () => {
+    const supervisor = new ConsumerSupervisor<number>({
+      name: "tasks",
+      subscribeTo: [Producer.from([1])],
+      handleEvent: () => {},
+      terminate: () => {
+        throw undefined;
+      },
+    });
+    await assert.rejects(supervisor.closed, {
+      message: "tasks failed: its terminate threw undefined",
+    });
   });
 });
