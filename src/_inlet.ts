@@ -85,7 +85,7 @@ export class Inlet {
         ctx.post({ k: ENDED, link });
         return;
       }
-      link.unfinished += value.length;
+      link.read(value);
       link.delivered = false;
       ctx.post({ k: EVENTS, link, events: value });
       if (!link.delivered) await new Promise<void>((resolve) => (link.resume = resolve));
@@ -115,6 +115,8 @@ export class Inlet {
         link.manual = true;
         link.askManually(link.earlyAsks);
       } else if (link.earlyAsks > 0) throw new TypeError(AUTOMATIC_ASK);
+      // A producer-consumer handles whole batches past its demand (GenStage): it keeps them apart.
+      link.coalesce = !link.manual && this.#outlet === undefined;
       if (!this.#ctx.closing) link.askByRule();
     });
   }

@@ -9,7 +9,7 @@
 
 import type { Subscription } from "./subscription.ts";
 import type { NormalSubscribeOptions } from "./_options.ts";
-import { held, reask } from "./_demand.ts";
+import { chunkSize, held, reask } from "./_demand.ts";
 import { isNormal } from "./_options.ts";
 import { Queue } from "./_queue.ts";
 import { batchSize, ignore, streams } from "./_streams.ts";
@@ -37,6 +37,12 @@ export interface ProducerEnd {
   /** The consumer takes the producer's failure in hand (it stops with it). */
   observe?(): void;
 }
+
+/**
+ * The largest batch appended to a batch still waiting in the stream (see
+ * Link.send): for small batches a read costs more than copying.
+ */
+const COALESCE_MAX = 64;
 
 /** The error for `ask` on an automatic subscription. */
 export const AUTOMATIC_ASK =
@@ -121,6 +127,16 @@ export class Link<T> {
   delivered = true;
   /** Consumer side: lets the pump read the next batch. */
   resume: (() => void) | undefined;
+  /**
+   * Consumer side: small batches may join the last one sent while it is
+   * still unread (an automatic consumer stage that splits what it reads
+   * into chunks anyway; see send).
+   */
+  coalesce = false;
+  /** The last batch enqueued, while the consumer has not read it. */
+  #last: T[] | undefined;
+  /** Events appended to #last beyond what the stream counted for it. */
+  #appended = 0;
   /** Why the producer ended the link. */
   endReason: unknown = undefined;
   /**
@@ -177,7 +193,7 @@ export class Link<T> {
   /** Events sent and waiting in the stream. */
   get queued(): number {
     const desired = this.#controller.desiredSize;
-    return desired === null ? 0 : this.options.maxDemand - desired;
+    return (desired === null ? 0 : this.options.maxDemand - desired) + this.#appended;
   }
 
   /** Whether the producer keeps what it sends until the consumer has handled it. */
@@ -197,7 +213,29 @@ export class Link<T> {
       sent.push(events.slice());
       this.#lows!.push(low);
     }
-    if (!this.#closed) this.#controller.enqueue(events);
+    if (this.#closed) return;
+    const last = this.#last;
+    if (
+      last !== undefined && this.coalesce && events.length <= COALESCE_MAX &&
+      last.length % chunkSize(this.options) === 0
+    ) {
+      // The consumer would cut both into the same chunks: one read instead of two.
+      for (let i = 0; i < events.length; i++) last.push(events[i]);
+      this.#appended += events.length;
+      return;
+    }
+    this.#last = events;
+    this.#appended = 0;
+    this.#controller.enqueue(events);
+  }
+
+  /** Consumer side: the pump has read `batch`; what was appended to it is read with it. */
+  read(batch: T[]): void {
+    if (batch === this.#last) {
+      this.#last = undefined;
+      this.#appended = 0;
+    }
+    this.unfinished += batch.length;
   }
 
   /** Ends the link after the batches already sent. */
@@ -280,7 +318,8 @@ export class Link<T> {
     if (this.manual || this.detached || !this.active) return;
     const count = reask(
       this.options,
-      held(this.options, this.pending, this.#controller.desiredSize, this.unfinished),
+      held(this.options, this.pending, this.#controller.desiredSize, this.unfinished) +
+        this.#appended,
     );
     if (count > 0) {
       this.pending += count;

@@ -79,7 +79,7 @@ describe("redeliver", () => {
       },
     });
     await three.promise;
-    assert.deepEqual(batches, [range(0, 5), range(5, 10), range(10, 15)]);
+    assert.deepEqual(batches.slice(0, 3), [range(0, 5), range(5, 10), range(10, 15)]);
     assert.deepEqual(demands.slice(0, 2), [10, 5]);
     await producer.stop();
     await survivor.closed;
