@@ -17,10 +17,11 @@
 // 4. npm pack, install the tarball into a fresh temporary project, then run
 //    a pipeline that imports "webstage" from Node and type-check a
 //    TypeScript file that imports it, as a user would.
-// 5. The broker entry points ("webstage/nats", "webstage/redis") from the
-//    same tarball, in a project under .tmp/ whose peer dependencies
-//    (@nats-io/jetstream, ioredis) resolve from this repository's
-//    node_modules, as from a user's: imported from Node and type-checked.
+// 5. The entry points with peer dependencies ("webstage/nats",
+//    "webstage/redis", "webstage/otel") from the same tarball, in a project
+//    under .tmp/ whose peer dependencies (@nats-io/jetstream, ioredis,
+//    @opentelemetry/api) resolve from this repository's node_modules, as
+//    from a user's: imported from Node and type-checked.
 
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -98,7 +99,10 @@ for (const file of walk(join(root, "dist"))) {
     ? text.replace(/(from\s+["']\.{1,2}\/[^"']*?)\.ts(["'])/g, "$1.js$2")
     : text;
   if (fixed !== text) rewritten++;
-  const examples = fixed.replace(/(from\s+["'])@webstage\/webstage(["'])/g, `$1${pkg.name}$2`);
+  const examples = fixed.replace(
+    /(from\s+["'])@webstage\/webstage(\/[a-z]+)?(["'])/g,
+    `$1${pkg.name}$2$3`,
+  );
   if (examples !== fixed) renamed++;
   fixed = examples;
   if (fixed !== text) writeFileSync(file, fixed);
@@ -191,7 +195,7 @@ export const closed: Promise<void> = consumer.closed;
   run(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", app]);
   console.log("a TypeScript file importing webstage type-checks against the package");
 
-  step("import webstage/nats and webstage/redis with their peer dependencies");
+  step("import webstage/nats, webstage/redis and webstage/otel with their peer dependencies");
   const brokers = join(root, ".tmp", "pack-brokers");
   rmSync(brokers, { recursive: true, force: true });
   run("mkdir", ["-p", brokers]);
@@ -204,6 +208,8 @@ export const closed: Promise<void> = consumer.closed;
     join(brokers, "main.mjs"),
     `import { JetStreamProducer, JetStreamSink } from "webstage/nats";
 import { RedisStreamProducer, RedisStreamSink } from "webstage/redis";
+import { instrument } from "webstage/otel";
+import { Producer } from "webstage";
 const classes = { JetStreamProducer, JetStreamSink, RedisStreamProducer, RedisStreamSink };
 for (const [name, value] of Object.entries(classes)) {
   if (typeof value !== "function") throw new Error(name + " is missing");
@@ -214,7 +220,10 @@ try {
 } catch (error) {
   if (!(error instanceof TypeError)) throw error;
 }
-console.log("imported webstage/nats and webstage/redis from the tarball");
+const producer = new Producer({ name: "p" });
+instrument([producer]).unregister(); // the global (no-op) MeterProvider of @opentelemetry/api
+await producer.stop();
+console.log("imported webstage/nats, webstage/redis and webstage/otel from the tarball");
 `,
   );
   run(process.execPath, ["main.mjs"], { cwd: brokers });
@@ -225,6 +234,11 @@ import { type JetStreamMessage, JetStreamProducer } from "webstage/nats";
 import { RedisStreamProducer, RedisStreamSink } from "webstage/redis";
 import { connect } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
+import { type Instrumentation, instrument } from "webstage/otel";
+import { metrics } from "@opentelemetry/api";
+export function observe(consumer: Consumer<unknown>): Instrumentation {
+  return instrument([consumer], { meter: metrics.getMeter("app") });
+}
 export async function worker(url: string): Promise<Consumer<JetStreamMessage>> {
   const connection = await connect({ servers: url });
   const jobs = new JetStreamProducer({ connection, stream: "JOBS", consumer: "workers" });
@@ -258,7 +272,7 @@ export function copy(redis: Redis): RedisStreamSink<string> {
     }),
   );
   run(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", brokers]);
-  console.log("a TypeScript file importing webstage/nats and webstage/redis type-checks");
+  console.log("a TypeScript file importing webstage/nats, webstage/redis and webstage/otel type-checks");
   rmSync(brokers, { recursive: true, force: true });
 } finally {
   rmSync(scratch, { recursive: true, force: true });

@@ -15,15 +15,16 @@ const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
 const checks = [
   ["deno fmt --check", deno, ["fmt", "--check"]],
   ["deno lint", deno, ["lint"]],
-  ["deno doc --lint mod.ts nats.ts redis.ts", deno, [
+  ["deno doc --lint mod.ts nats.ts redis.ts otel.ts", deno, [
     "doc",
     "--lint",
     "mod.ts",
     "nats.ts",
     "redis.ts",
+    "otel.ts",
   ]],
   [
-    "tsc: mod.ts, nats.ts, redis.ts and src/ with web types only (no Node, Deno or Bun)",
+    "tsc: mod.ts, nats.ts, redis.ts, otel.ts and src/ with web types only (no Node, Deno or Bun)",
     process.execPath,
     [
       tsc,
@@ -42,6 +43,7 @@ const checks = [
     "mod.ts",
     "nats.ts",
     "redis.ts",
+    "otel.ts",
     "src/",
     "README.md",
   ]],
