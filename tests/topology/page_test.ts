@@ -32,8 +32,9 @@ describe("topologyPage()", () => {
     assert.match(html, /<script>\s*\(\(\)=>\{[\s\S]+<\/script>/);
     assert.doesNotMatch(
       html,
-      /<script [^>]*src=|<link |@import|url\(http|https?:\/\/(?!www\.w3\.org\/2000\/svg)/,
+      /<script [^>]*src=|<link (?!rel="icon" href="data:,">)|@import|url\(http|https?:\/\/(?!www\.w3\.org\/2000\/svg)/,
     );
+    assert.match(html, /<link rel="icon" href="data:,">/, "no favicon request either");
     assert.match(html, /<body data-source="snapshots">/);
     assert.match(html, /<title>webstage topology<\/title>/);
     assert.doesNotMatch(html, /\{\{/);
