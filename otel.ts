@@ -25,8 +25,13 @@
  */
 
 export {
+  type BatchObservation,
   instrument,
   type Instrumentation,
+  type InstrumentDescription,
   type InstrumentOptions,
+  type Meter,
   METRIC_NAMES,
+  type MetricAttributes,
+  type ObservableInstrument,
 } from "./src/otel/instrument.ts";

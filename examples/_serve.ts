@@ -61,7 +61,7 @@ export async function serve(handler: Handler, options: ServeOptions): Promise<Se
       idleTimeout: 0,
       fetch: handler,
     });
-    return { url: url(server.port), close: async () => server.stop(true) };
+    return { url: url(server.port), close: () => Promise.resolve(server.stop(true)) };
   }
   return await serveNode(handler, options.port, hostname, url);
 }

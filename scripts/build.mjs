@@ -28,7 +28,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
@@ -113,8 +113,11 @@ if (stale.length) {
   console.error(stale.join("\n"));
   process.exit(1);
 }
+// The topology page as a file too, for static hosting (webstage/topology returns the same HTML).
+const { topologyPage } = await import(pathToFileURL(join(root, "dist", "topology.js")).href);
+writeFileSync(join(root, "dist", "topology.html"), topologyPage());
 console.log(
-  `dist/ built; .ts specifiers rewritten in ${rewritten} declaration files; ` +
+  `dist/ built (and dist/topology.html); .ts specifiers rewritten in ${rewritten} declaration files; ` +
     `examples import "${pkg.name}" in ${renamed} files; no @internal declarations`,
 );
 
@@ -146,7 +149,8 @@ try {
   run("npm", ["install", "--no-audit", "--no-fund", "--offline", tarball], { cwd: app });
   writeFileSync(
     join(app, "main.mjs"),
-    `import { Consumer, Producer, ProducerConsumer, toReadableStream } from "webstage";
+    `import { readFileSync } from "node:fs";
+import { Consumer, Producer, ProducerConsumer, toReadableStream } from "webstage";
 const doubled = new ProducerConsumer({
   subscribeTo: [[Producer.from([1, 2, 3, 4]), { maxDemand: 2 }]],
   handleEvents: (events) => events.map((n) => n * 2),
@@ -160,7 +164,11 @@ for (;;) {
 }
 if (seen.join() !== "2,4,6,8") throw new Error("unexpected events: " + seen.join());
 if (typeof Consumer !== "function") throw new Error("Consumer is missing");
+const { topologyPage } = await import("webstage/topology");
+const page = readFileSync("node_modules/webstage/dist/topology.html", "utf8");
+if (page !== topologyPage()) throw new Error("dist/topology.html is not topologyPage()");
 console.log("imported webstage from the tarball and ran a pipeline:", seen.join(" "));
+console.log("webstage/topology's page equals the shipped dist/topology.html");
 `,
   );
   run(process.execPath, ["main.mjs"], { cwd: app });
@@ -272,7 +280,9 @@ export function copy(redis: Redis): RedisStreamSink<string> {
     }),
   );
   run(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", brokers]);
-  console.log("a TypeScript file importing webstage/nats, webstage/redis and webstage/otel type-checks");
+  console.log(
+    "a TypeScript file importing webstage/nats, webstage/redis and webstage/otel type-checks",
+  );
   rmSync(brokers, { recursive: true, force: true });
 } finally {
   rmSync(scratch, { recursive: true, force: true });

@@ -1,13 +1,50 @@
-import type {
-  Attributes,
-  BatchObservableCallback,
-  BatchObservableResult,
-  Meter,
-  Observable as OtelObservable,
-} from "@opentelemetry/api";
 import { metrics } from "@opentelemetry/api";
 import type { Observable, StageStats } from "../stats.ts";
 import * as v from "../_validate.ts";
+
+/** The attributes of a measurement. */
+export type MetricAttributes = Record<string, string | number | boolean>;
+
+/** An observable instrument, as a {@linkcode Meter} creates it (opaque here). */
+export type ObservableInstrument = object;
+
+/** What a batch observable callback records its measurements in. */
+export interface BatchObservation {
+  /** Records `value` for `instrument` with `attributes`. */
+  observe(instrument: ObservableInstrument, value: number, attributes?: MetricAttributes): void;
+}
+
+/** The description of an instrument. */
+export interface InstrumentDescription {
+  /** What it measures. */
+  readonly description?: string;
+  /** Its unit, in UCUM (`{event}`). */
+  readonly unit?: string;
+}
+
+/**
+ * The part of an OpenTelemetry `Meter` (from `@opentelemetry/api`) that
+ * {@linkcode instrument} uses: any `Meter` is one.
+ */
+export interface Meter {
+  /** Creates an ObservableCounter. */
+  createObservableCounter(name: string, options?: InstrumentDescription): ObservableInstrument;
+  /** Creates an ObservableUpDownCounter. */
+  createObservableUpDownCounter(
+    name: string,
+    options?: InstrumentDescription,
+  ): ObservableInstrument;
+  /** Registers a callback that observes several instruments at each collection. */
+  addBatchObservableCallback(
+    callback: (observation: BatchObservation) => void,
+    instruments: ObservableInstrument[],
+  ): void;
+  /** Removes such a callback. */
+  removeBatchObservableCallback(
+    callback: (observation: BatchObservation) => void,
+    instruments: ObservableInstrument[],
+  ): void;
+}
 
 /** Options of {@linkcode instrument}. */
 export interface InstrumentOptions {
@@ -140,7 +177,7 @@ export function instrument(
     }
   });
   const o = v.options<InstrumentOptions>(action, "options", options);
-  const meter = o.meter ?? metrics.getMeter("webstage");
+  const meter: Meter = o.meter ?? metrics.getMeter("webstage");
   if (
     meter === null || typeof meter !== "object" ||
     typeof meter.addBatchObservableCallback !== "function" ||
@@ -169,7 +206,7 @@ export function instrument(
     "Events of a subscription asked for, queued in it, or being handled",
   );
   const limit = upDown(n.subscriptionLimit, "{event}", "A subscription's maxDemand");
-  const instruments: OtelObservable[] = [
+  const instruments: ObservableInstrument[] = [
     received,
     emitted,
     discarded,
@@ -182,9 +219,9 @@ export function instrument(
     inFlight,
     limit,
   ];
-  const callback: BatchObservableCallback = (result: BatchObservableResult) => {
+  const callback = (result: BatchObservation): void => {
     for (const stats of watched.flatMap(expand)) {
-      const stage: Attributes = { "webstage.stage": stats.name, "webstage.kind": stats.kind };
+      const stage: MetricAttributes = { "webstage.stage": stats.name, "webstage.kind": stats.kind };
       result.observe(received, stats.received, stage);
       result.observe(emitted, stats.emitted, stage);
       result.observe(discarded, stats.discarded, stage);
@@ -205,7 +242,7 @@ export function instrument(
       }
       if (stats.restarts !== undefined) result.observe(restarts, stats.restarts, stage);
       for (const subscription of stats.upstream) {
-        const edge: Attributes = {
+        const edge: MetricAttributes = {
           "webstage.stage": stats.name,
           "webstage.subscription.producer": subscription.producer,
         };

@@ -50,7 +50,7 @@ export interface TopologyPageOptions {
  * assert.match(html, /^<!doctype html>/);
  * assert.match(html, /<body data-source="\/snapshots">/);
  * assert.match(html, /<title>orders<\/title>/);
- * assert.doesNotMatch(html, /<script src=|<link /, "self-contained");
+ * assert.doesNotMatch(html, /<script src=|<link rel="stylesheet"/, "self-contained");
  * ```
  */
 export function topologyPage(options?: TopologyPageOptions): string {
