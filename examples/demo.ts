@@ -1,4 +1,4 @@
-// Usage: npm run demo   (or: deno run examples/demo.ts, bun examples/demo.ts)
+// Usage: npm run demo [-- --web [--port 8080]]   (or: deno run -A examples/demo.ts, bun examples/demo.ts)
 //
 // The main webstage example: a sensor producer, an enriching
 // producer-consumer and three consumers of different speeds. The display
@@ -7,8 +7,21 @@
 // handled) never exceed the sum of the subscriptions' maxDemand — however
 // slow the consumers are. On a terminal the display refreshes in place;
 // otherwise it prints plain lines.
+//
+// --web also serves the live topology page (webstage/topology) at the
+// printed URL, fed by `monitor` over Server-Sent Events at /snapshots
+// (?format=ndjson for NDJSON), on Deno, Bun or Node; the pipeline then runs
+// slower (--pace 25: each sink's work takes 25 times longer; --events
+// 100000) so there is something to watch, and the server stays up after
+// the run, showing its end, until interrupted.
+//
+// Options: --events N, --pace N (multiplies the sinks' work time), --web,
+// --port N (0 picks a free port; default 8080), --interval-ms N (between
+// snapshots; default 250).
 
-import { Consumer, Producer, ProducerConsumer } from "../mod.ts";
+import { Consumer, monitor, Producer, ProducerConsumer } from "../mod.ts";
+import { encodeSnapshots, topologyPage } from "../topology.ts";
+import { serve } from "./_serve.ts";
 
 interface Reading {
   readonly id: number;
@@ -19,7 +32,9 @@ interface Checked extends Reading {
   readonly alert: boolean;
 }
 
-const TOTAL = Number(argument("--events") ?? 30_000);
+const WEB = hasFlag("--web");
+const TOTAL = Number(argument("--events") ?? (WEB ? 100_000 : 30_000));
+const PACE = Number(argument("--pace") ?? (WEB ? 25 : 1));
 const SENSORS = 16;
 
 // ---------------------------------------------------------------- stages
@@ -30,6 +45,7 @@ let maxInFlight = 0;
 let asks = 0;
 let asked = 0;
 const sensors = new Producer<Reading>({
+  name: "sensors",
   handleDemand(demand) {
     asks++;
     asked += demand;
@@ -49,6 +65,7 @@ const sensors = new Producer<Reading>({
 
 let checkedCount = 0;
 const checker = new ProducerConsumer<Reading, Checked>({
+  name: "checker",
   subscribeTo: [[sensors, { maxDemand: 400, minDemand: 200 }]],
   handleEvents(readings) {
     checkedCount += readings.length;
@@ -73,10 +90,11 @@ const sinks: Sink[] = [
 ].map((sink) => ({ ...sink, handled: 0, batches: 0, alerts: 0, sum: 0 }));
 for (const sink of sinks) {
   sink.stage = new Consumer<Checked>({
+    name: sink.name.split(" ")[0],
     subscribeTo: [[checker, { maxDemand: sink.maxDemand }]],
     async handleEvents(events) {
       // Simulated I/O: each batch costs the sink a fixed time.
-      await new Promise((resolve) => setTimeout(resolve, sink.workMs));
+      await new Promise((resolve) => setTimeout(resolve, sink.workMs * PACE));
       sink.batches++;
       sink.handled += events.length;
       handledAll += events.length;
@@ -141,11 +159,47 @@ function pad(value: number | string, width = 7): string {
   return String(value).padStart(width);
 }
 
+function args(): string[] {
+  return (globalThis as { Deno?: { args: string[] } }).Deno?.args ??
+    (globalThis as { process?: { argv?: string[] } }).process?.argv ?? [];
+}
+
 function argument(name: string): string | undefined {
-  const args = (globalThis as { process?: { argv?: string[] } }).process?.argv ??
-    (globalThis as { Deno?: { args: string[] } }).Deno?.args ?? [];
-  const index = args.indexOf(name);
-  return index >= 0 ? args[index + 1] : undefined;
+  const all = args();
+  const index = all.indexOf(name);
+  return index >= 0 ? all[index + 1] : undefined;
+}
+
+function hasFlag(name: string): boolean {
+  return args().includes(name);
+}
+
+// ---------------------------------------------------------------- web
+
+const stages = [sensors, checker, ...sinks.map((sink) => sink.stage!)];
+if (WEB) {
+  const intervalMs = Number(argument("--interval-ms") ?? 250);
+  const server = await serve((request) => {
+    const url = new URL(request.url);
+    if (url.pathname === "/") {
+      const html = topologyPage({ title: "webstage demo" });
+      return new Response(html, { headers: { "content-type": "text/html; charset=utf-8" } });
+    }
+    if (url.pathname === "/snapshots") {
+      const ndjson = url.searchParams.get("format") === "ndjson";
+      const body = encodeSnapshots(monitor(stages, { intervalMs }), {
+        format: ndjson ? "ndjson" : "sse",
+      });
+      return new Response(body, {
+        headers: {
+          "content-type": ndjson ? "application/x-ndjson" : "text/event-stream",
+          "cache-control": "no-store",
+        },
+      });
+    }
+    return new Response("Not found\n", { status: 404 });
+  }, { port: Number(argument("--port") ?? 8080) });
+  console.log(`topology page: ${server.url}  (snapshots: ${server.url}snapshots)\n`);
 }
 
 render();
@@ -167,3 +221,4 @@ console.log(
 if (handledTotal() !== TOTAL || sum !== expectedSum) {
   throw new Error("events were lost or repeated");
 }
+if (WEB) console.log("The page shows the finished run; interrupt (Ctrl-C) to stop the server.");

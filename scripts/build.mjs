@@ -17,17 +17,18 @@
 // 4. npm pack, install the tarball into a fresh temporary project, then run
 //    a pipeline that imports "webstage" from Node and type-check a
 //    TypeScript file that imports it, as a user would.
-// 5. The broker entry points ("webstage/nats", "webstage/redis") from the
-//    same tarball, in a project under .tmp/ whose peer dependencies
-//    (@nats-io/jetstream, ioredis) resolve from this repository's
-//    node_modules, as from a user's: imported from Node and type-checked.
+// 5. The entry points with peer dependencies ("webstage/nats",
+//    "webstage/redis", "webstage/otel") from the same tarball, in a project
+//    under .tmp/ whose peer dependencies (@nats-io/jetstream, ioredis,
+//    @opentelemetry/api) resolve from this repository's node_modules, as
+//    from a user's: imported from Node and type-checked.
 
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
@@ -112,8 +113,11 @@ if (stale.length) {
   console.error(stale.join("\n"));
   process.exit(1);
 }
+// The topology page as a file too, for static hosting (webstage/topology returns the same HTML).
+const { topologyPage } = await import(pathToFileURL(join(root, "dist", "topology.js")).href);
+writeFileSync(join(root, "dist", "topology.html"), topologyPage());
 console.log(
-  `dist/ built; .ts specifiers rewritten in ${rewritten} declaration files; ` +
+  `dist/ built (and dist/topology.html); .ts specifiers rewritten in ${rewritten} declaration files; ` +
     `examples import "${pkg.name}" in ${renamed} files; no @internal declarations`,
 );
 
@@ -145,7 +149,8 @@ try {
   run("npm", ["install", "--no-audit", "--no-fund", "--offline", tarball], { cwd: app });
   writeFileSync(
     join(app, "main.mjs"),
-    `import { Consumer, Producer, ProducerConsumer, toReadableStream } from "webstage";
+    `import { readFileSync } from "node:fs";
+import { Consumer, Producer, ProducerConsumer, toReadableStream } from "webstage";
 const doubled = new ProducerConsumer({
   subscribeTo: [[Producer.from([1, 2, 3, 4]), { maxDemand: 2 }]],
   handleEvents: (events) => events.map((n) => n * 2),
@@ -159,7 +164,11 @@ for (;;) {
 }
 if (seen.join() !== "2,4,6,8") throw new Error("unexpected events: " + seen.join());
 if (typeof Consumer !== "function") throw new Error("Consumer is missing");
+const { topologyPage } = await import("webstage/topology");
+const page = readFileSync("node_modules/webstage/dist/topology.html", "utf8");
+if (page !== topologyPage()) throw new Error("dist/topology.html is not topologyPage()");
 console.log("imported webstage from the tarball and ran a pipeline:", seen.join(" "));
+console.log("webstage/topology's page equals the shipped dist/topology.html");
 `,
   );
   run(process.execPath, ["main.mjs"], { cwd: app });
@@ -201,7 +210,7 @@ export const closed: Promise<void> = consumer.closed;
   run(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", app]);
   console.log("a TypeScript file importing webstage type-checks against the package");
 
-  step("import webstage/nats and webstage/redis with their peer dependencies");
+  step("import webstage/nats, webstage/redis and webstage/otel with their peer dependencies");
   const brokers = join(root, ".tmp", "pack-brokers");
   rmSync(brokers, { recursive: true, force: true });
   run("mkdir", ["-p", brokers]);
@@ -214,6 +223,8 @@ export const closed: Promise<void> = consumer.closed;
     join(brokers, "main.mjs"),
     `import { JetStreamProducer, JetStreamSink } from "webstage/nats";
 import { RedisStreamProducer, RedisStreamSink } from "webstage/redis";
+import { instrument } from "webstage/otel";
+import { Producer } from "webstage";
 const classes = { JetStreamProducer, JetStreamSink, RedisStreamProducer, RedisStreamSink };
 for (const [name, value] of Object.entries(classes)) {
   if (typeof value !== "function") throw new Error(name + " is missing");
@@ -224,7 +235,10 @@ try {
 } catch (error) {
   if (!(error instanceof TypeError)) throw error;
 }
-console.log("imported webstage/nats and webstage/redis from the tarball");
+const producer = new Producer({ name: "p" });
+instrument([producer]).unregister(); // the global (no-op) MeterProvider of @opentelemetry/api
+await producer.stop();
+console.log("imported webstage/nats, webstage/redis and webstage/otel from the tarball");
 `,
   );
   run(process.execPath, ["main.mjs"], { cwd: brokers });
@@ -235,6 +249,11 @@ import { type JetStreamMessage, JetStreamProducer } from "webstage/nats";
 import { RedisStreamProducer, RedisStreamSink } from "webstage/redis";
 import { connect } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
+import { type Instrumentation, instrument } from "webstage/otel";
+import { metrics } from "@opentelemetry/api";
+export function observe(consumer: Consumer<unknown>): Instrumentation {
+  return instrument([consumer], { meter: metrics.getMeter("app") });
+}
 export async function worker(url: string): Promise<Consumer<JetStreamMessage>> {
   const connection = await connect({ servers: url });
   const jobs = new JetStreamProducer({ connection, stream: "JOBS", consumer: "workers" });
@@ -268,7 +287,9 @@ export function copy(redis: Redis): RedisStreamSink<string> {
     }),
   );
   run(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", brokers]);
-  console.log("a TypeScript file importing webstage/nats and webstage/redis type-checks");
+  console.log(
+    "a TypeScript file importing webstage/nats, webstage/redis and webstage/otel type-checks",
+  );
   rmSync(brokers, { recursive: true, force: true });
 } finally {
   rmSync(scratch, { recursive: true, force: true });

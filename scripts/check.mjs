@@ -15,15 +15,17 @@ const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
 const checks = [
   ["deno fmt --check", deno, ["fmt", "--check"]],
   ["deno lint", deno, ["lint"]],
-  ["deno doc --lint mod.ts nats.ts redis.ts", deno, [
+  ["deno doc --lint mod.ts nats.ts redis.ts otel.ts topology.ts", deno, [
     "doc",
     "--lint",
     "mod.ts",
     "nats.ts",
     "redis.ts",
+    "otel.ts",
+    "topology.ts",
   ]],
   [
-    "tsc: mod.ts, nats.ts, redis.ts and src/ with web types only (no Node, Deno or Bun)",
+    "tsc: mod.ts, nats.ts, redis.ts, otel.ts, topology.ts and src/ with web types only (no Node, Deno or Bun)",
     process.execPath,
     [
       tsc,
@@ -31,6 +33,10 @@ const checks = [
       "tsconfig.web.json",
     ],
   ],
+  ["src/topology/_page.ts is built from _page.html and _client.ts", process.execPath, [
+    join(root, "scripts", "build_topology.mjs"),
+    "--check",
+  ]],
   ["tests/CODES.md has every catalogue code cited by a test name", process.execPath, [
     join(root, "scripts", "check_codes.mjs"),
   ]],
@@ -42,6 +48,8 @@ const checks = [
     "mod.ts",
     "nats.ts",
     "redis.ts",
+    "otel.ts",
+    "topology.ts",
     "src/",
     "README.md",
   ]],

@@ -11,7 +11,11 @@
 // Files under tests/examples/ spawn processes and browsers, so they run on
 // node24 only. Files under tests/brokers/ start nats-server and redis-server
 // and spawn worker processes: they run on node24, node20, deno and bun, not
-// in Chromium, workerd or on the polyfill. Exits non-zero when any runtime
+// in Chromium, workerd or on the polyfill. Files under tests/otel/ read
+// webstage/otel back through @opentelemetry/sdk-metrics, an npm package that
+// the Chromium lane (compiled files and an import map, no npm packages) and
+// the workerd lane (one bundle) do not load: they run on node24, node20,
+// deno, bun and the polyfill. Exits non-zero when any runtime
 // fails or runs no test; a missing Chromium, nats-server or redis-server is
 // skipped loudly, unless CI is set.
 
@@ -53,9 +57,12 @@ const filters = args.filter((arg) => !arg.startsWith("--"));
 const allFiles = findTestFiles(root, filters);
 const isExample = (file) => file.startsWith("tests/examples/");
 const isBroker = (file) => file.startsWith("tests/brokers/");
-/** The files every runtime runs (Chromium, workerd and the polyfill run only these). */
-const portable = allFiles.filter((file) => !isExample(file) && !isBroker(file));
-/** Node 20, Deno and Bun also run the broker tests (they start servers and processes). */
+const isOtel = (file) => file.startsWith("tests/otel/");
+/** The files every runtime runs (Chromium and workerd run only these). */
+const portable = allFiles.filter((file) => !isExample(file) && !isBroker(file) && !isOtel(file));
+/** The polyfill lane adds the OpenTelemetry tests (npm packages, no server). */
+const polyfilled = allFiles.filter((file) => !isExample(file) && !isBroker(file));
+/** Node 20, Deno and Bun also run the broker and OpenTelemetry tests. */
 const serverSide = allFiles.filter((file) => !isExample(file));
 const inCI = Boolean(process.env.CI);
 
@@ -112,7 +119,7 @@ const runners = {
     return run;
   },
   async polyfill() {
-    return await nodeTest(node24, portable, ["--import", "./scripts/_test/use_polyfill.mjs"]);
+    return await nodeTest(node24, polyfilled, ["--import", "./scripts/_test/use_polyfill.mjs"]);
   },
   async deno() {
     if (!serverSide.length) return { records: [], output: "" };

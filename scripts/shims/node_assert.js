@@ -3,7 +3,7 @@
 // uses, with Node's strict semantics: `ok`, `equal` (`Object.is`), `notEqual`,
 // `deepEqual` (`deepStrictEqual` over primitives, arrays, objects, Map, Set,
 // Error, Date and RegExp; other built-ins with hidden state throw rather than
-// pass), `fail`, `match`, and `throws`/`rejects` checking a class, a
+// pass), `fail`, `match`, `doesNotMatch`, and `throws`/`rejects` checking a class, a
 // validation function, a RegExp or an object of expected properties (RegExp
 // values test strings). Messages differ from Node's; never assert on them.
 
@@ -157,6 +157,14 @@ export function match(string, regexp, message) {
   }
 }
 
+/** Asserts that `string` does not match `regexp`. */
+export function doesNotMatch(string, regexp, message) {
+  if (!(regexp instanceof RegExp)) throw new TypeError('The "regexp" argument must be a RegExp');
+  if (typeof string !== "string" || regexp.test(string)) {
+    raise(message ?? `${inspect(string)} matches ${regexp}`, string, regexp, "doesNotMatch");
+  }
+}
+
 const NO_EXCEPTION = Symbol("no exception");
 
 /**
@@ -247,6 +255,7 @@ function assert(value, message) {
 Object.assign(assert, {
   AssertionError,
   deepEqual: deepStrictEqual,
+  doesNotMatch,
   equal,
   fail,
   match,
