@@ -37,6 +37,8 @@ export class Inlet {
   readonly #deferred = new Queue<Message>();
   /** Events handed to handleEvents. */
   received = 0;
+  /** The last subscriptions that ended (for stats: a finished pipeline keeps its shape). */
+  readonly ended: AnyLink[] = [];
 
   constructor(ctx: StageContext, config: CoreConfig, outlet: Outlet | undefined) {
     this.#ctx = ctx;
@@ -224,6 +226,7 @@ export class Inlet {
     if (link.detached) return;
     link.detached = true;
     this.upstream.delete(link);
+    this.#remember(link);
     const reason = link.endReason;
     const handleCancel = this.#config.handleCancel;
     const result = handleCancel === undefined ? undefined : handleCancel(link.view, reason);
@@ -253,6 +256,12 @@ export class Inlet {
 
   // ---------------------------------------------------------------- ending
 
+  /** Keeps the last ended links, at most 32, for stats. */
+  #remember(link: AnyLink): void {
+    if (this.ended.length === 32) this.ended.shift();
+    this.ended.push(link);
+  }
+
   /** A graceful close: every upstream subscription is cancelled normally; queued events are still handled. */
   cancelAll(): void {
     for (const link of this.upstream) link.source.cancelled(link, "normal", false);
@@ -269,6 +278,7 @@ export class Inlet {
       if (redeliver && link.options.redeliver) link.source.cancelled(link, reason, true);
       link.detach(reason);
       link.settle();
+      this.#remember(link);
     }
     this.upstream.clear();
     this.#deferred.drain();

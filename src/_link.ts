@@ -137,6 +137,8 @@ export class Link<T> {
   #last: T[] | undefined;
   /** Events appended to #last beyond what the stream counted for it. */
   #appended = 0;
+  /** Events sent and not yet read by a consumer stage (a closed stream's desiredSize is 0). */
+  #inStream = 0;
   /** Why the producer ended the link. */
   endReason: unknown = undefined;
   /**
@@ -192,8 +194,9 @@ export class Link<T> {
 
   /** Events sent and waiting in the stream. */
   get queued(): number {
+    if (this.consumer !== null) return this.#inStream;
     const desired = this.#controller.desiredSize;
-    return (desired === null ? 0 : this.options.maxDemand - desired) + this.#appended;
+    return desired === null ? 0 : this.options.maxDemand - desired;
   }
 
   /** Whether the producer keeps what it sends until the consumer has handled it. */
@@ -222,10 +225,12 @@ export class Link<T> {
       // The consumer would cut both into the same chunks: one read instead of two.
       for (let i = 0; i < events.length; i++) last.push(events[i]);
       this.#appended += events.length;
+      this.#inStream += events.length;
       return;
     }
     this.#last = events;
     this.#appended = 0;
+    this.#inStream += events.length;
     this.#controller.enqueue(events);
   }
 
@@ -235,6 +240,7 @@ export class Link<T> {
       this.#last = undefined;
       this.#appended = 0;
     }
+    this.#inStream -= batch.length;
     this.unfinished += batch.length;
   }
 

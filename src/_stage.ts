@@ -251,6 +251,17 @@ export class StageCore implements StageContext {
           handling: link.unfinished,
         });
       }
+      for (const link of inlet.ended) {
+        upstream.push({
+          producer: link.source.name ?? "?",
+          maxDemand: link.options.maxDemand,
+          minDemand: link.options.minDemand,
+          asked: 0,
+          queued: 0,
+          handling: 0,
+          ended: true,
+        });
+      }
     }
     const failed = this.stopped && !isNormal(this.reason);
     return {
@@ -262,7 +273,10 @@ export class StageCore implements StageContext {
       buffered: (outlet?.bufferedCount ?? 0) + (inlet?.deferredCount ?? 0),
       demand,
       unmetDemand: outlet?.counter ?? 0,
-      subscriptions: { upstream: upstream.length, downstream: outlet?.downstream.size ?? 0 },
+      subscriptions: {
+        upstream: inlet?.upstream.size ?? 0,
+        downstream: outlet?.downstream.size ?? 0,
+      },
       upstream,
       discarded: this.discarded,
       ...(failed ? { failure: describe(this.reason) } : {}),

@@ -23,6 +23,8 @@ export interface SubscriptionStats {
   readonly queued: number;
   /** Events read and not yet handled. */
   readonly handling: number;
+  /** True for a subscription that has ended (kept so that a finished pipeline keeps its shape). */
+  readonly ended?: boolean;
 }
 
 /** What a stage is doing now: a plain snapshot, cheap to take (its counters move per batch). */
@@ -45,7 +47,7 @@ export interface StageStats {
   readonly unmetDemand: number;
   /** How many subscriptions it has, upstream and downstream. */
   readonly subscriptions: { readonly upstream: number; readonly downstream: number };
-  /** Each upstream subscription. */
+  /** Each upstream subscription, then (marked `ended`) the last ones that ended. */
   readonly upstream: readonly SubscriptionStats[];
   /** Events it discarded (buffer overflow, or held when it closed with nobody to deliver to). */
   readonly discarded: number;

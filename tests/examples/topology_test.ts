@@ -184,14 +184,9 @@ describe("npm run demo -- --web", () => {
         const maxDemand: Record<string, number> = { "sensors→checker": 400 };
         for (const [sink, max] of Object.entries(SINKS)) maxDemand[`checker→${sink}`] = max;
         let inFlightSeen = false;
-        // Checked while every stage runs: once a producer has closed, stats() of a
-        // subscription from it reports queued = maxDemand (its closed stream's
-        // desiredSize is 0), a core bug reported to the lead.
-        const running = live.filter((s) =>
-          Object.values(s.states).every((state) => state === "running")
-        );
-        assert.ok(running.length >= 3, `${running.length} snapshots drawn while all ran`);
-        for (const shown of running) {
+        // Checked in every snapshot drawn, also once the producer has closed.
+        assert.ok(live.length >= 3, `${live.length} snapshots drawn`);
+        for (const shown of live) {
           for (const [edge, text] of Object.entries(shown.demand)) {
             const match = text.match(/^([\d,]+) \/ ([\d,]+)$/);
             if (match === null) continue; // "ended · max N" once the subscription ended
