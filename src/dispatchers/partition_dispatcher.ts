@@ -52,17 +52,30 @@ class Marker {
   }
 }
 
+/** Events a partition keeps, as they came in one dispatch (or one redelivery). */
+class Segment<T> {
+  readonly events: T[];
+  /** The output position of `events[0]`: a lower bound of the positions of those left. */
+  readonly position: number;
+  /** Events of `events` already sent. */
+  offset = 0;
+  constructor(events: T[], position: number) {
+    this.events = events;
+    this.position = position;
+  }
+}
+
 interface Partition<T, K> {
   readonly key: K;
   subscription: Subscription<T> | null;
   /** Outstanding demand of the subscription; positive only while the backlog holds no events. */
   demand: number;
-  /** Events (and info markers) waiting for demand, FIFO. */
-  readonly backlog: Queue<T | Marker>;
+  /** Events waiting for demand, in segments, FIFO, with info markers between them. */
+  readonly backlog: Queue<Segment<T> | Marker>;
   /** Events in `backlog` (markers not counted). */
   size: number;
-  /** The output position of each event in `backlog`, in the same order. */
-  readonly positions: Queue<number>;
+  /** The events this partition keeps from the dispatch in progress. */
+  kept: T[] | null;
   /** The events this partition's subscription gets from the dispatch in progress. */
   out: T[] | null;
 }
@@ -225,7 +238,7 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
         demand: 0,
         backlog: new Queue(),
         size: 0,
-        positions: new Queue(),
+        kept: null,
         out: null,
       };
       this.#partitions.set(key, partition);
@@ -339,13 +352,14 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
     partition.demand = 0;
     const refunded = this.#refunds.delete(subscription);
     // Info messages wait only for subscribed partitions.
-    if (partition.size < partition.backlog.length) {
-      const kept = new Queue<T | Marker>();
-      for (const item of partition.backlog.drain()) {
+    const backlog = partition.backlog;
+    let markers = false;
+    for (const item of backlog) markers ||= item instanceof Marker;
+    if (markers) {
+      for (const item of backlog.drain()) {
         if (item instanceof Marker) this.#pass(item);
-        else kept.push(item);
+        else backlog.push(item);
       }
-      for (const item of kept) partition.backlog.push(item);
     }
     // A refund queued on its behalf will never come: forward it now.
     return refunded ? this.#forward() : 0;
@@ -384,19 +398,23 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
     const length = events.length;
     const byIndex = this.#byIndex;
     const touched: Partition<T, K>[] = [];
+    const keeping: Partition<T, K>[] = [];
     const position = this.#host!.position ?? 0;
+    // Every event answers upstream demand, even a discarded one (unlike GenStage,
+    // which does not count it and can then wait for events nobody will send).
+    const end = Math.min(length, this.#waiting);
+    this.#waiting -= end;
     let i = 0;
-    for (; i < length && this.#waiting > 0; i++) {
+    for (; i < end; i++) {
       const event = events[i];
-      // Every event answers upstream demand, even a discarded one (unlike GenStage,
-      // which does not count it and can then wait for events nobody will send).
-      this.#waiting--;
       const key = hash(event);
       if (key === null) continue;
       const partition = (typeof key === "number" ? byIndex[key] : undefined) ??
         partitions.get(key as K);
       if (partition === undefined) {
+        this.#waiting += end - i - 1;
         for (const started of touched) started.out = null;
+        for (const started of keeping) started.kept = null;
         throw new TypeError(
           v.message(
             `dispatch ${v.show(event)}`,
@@ -414,11 +432,21 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
           touched.push(partition);
         } else out.push(event);
       } else {
-        // Past maxBacklog only by demand asked upstream before the backlog filled.
-        partition.backlog.push(event);
-        partition.positions.push(position + i);
-        if (++partition.size === max) this.#full++;
+        const kept = partition.kept;
+        if (kept === null) {
+          partition.kept = [event];
+          keeping.push(partition);
+        } else kept.push(event);
       }
+    }
+    for (const partition of keeping) {
+      // Past maxBacklog only by demand asked upstream before the backlog filled.
+      const kept = partition.kept!;
+      partition.kept = null;
+      partition.backlog.push(new Segment(kept, position));
+      const size = partition.size;
+      partition.size = size + kept.length;
+      if (size < max && partition.size >= max) this.#full++;
     }
     const host = this.#host!;
     for (const partition of touched) {
@@ -472,8 +500,13 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
   heldFrom(): number {
     let low = Infinity;
     for (const partition of this.#partitions.values()) {
-      const head = partition.positions.peek();
-      if (head !== undefined && head < low) low = head;
+      if (partition.size === 0) continue;
+      for (const item of partition.backlog) {
+        if (item instanceof Segment) {
+          if (item.position < low) low = item.position;
+          break;
+        }
+      }
     }
     return low;
   }
@@ -492,7 +525,6 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
       for (const item of partition.backlog.drain()) {
         if (item instanceof Marker) this.#pass(item);
       }
-      partition.positions.drain();
       dropped += partition.size;
       partition.size = 0;
       if (wasFull) this.#full--;
@@ -510,19 +542,12 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
   redeliver(events: T[], subscription: Subscription<T>): T[] {
     const partition = this.#bySubscription.get(subscription);
     if (partition === undefined) return events;
-    const backlog = partition.backlog;
-    const wasFull = partition.size >= this.#maxBacklog;
-    const rest = backlog.drain();
-    for (const event of events) backlog.push(event);
-    for (const item of rest) backlog.push(item);
+    if (events.length === 0) return EMPTY;
     // They go back before the others, with the lowest position the host knows for them.
-    const positions = partition.positions;
-    const later = positions.drain();
-    const position = this.#host!.position ?? 0;
-    for (let i = 0; i < events.length; i++) positions.push(position);
-    for (const p of later) positions.push(p);
-    partition.size += events.length;
-    if (!wasFull && partition.size >= this.#maxBacklog) this.#full++;
+    partition.backlog.unshift(new Segment(events.slice(), this.#host!.position ?? 0));
+    const size = partition.size;
+    partition.size = size + events.length;
+    if (size < this.#maxBacklog && partition.size >= this.#maxBacklog) this.#full++;
     if (partition.demand > 0) {
       const demand = partition.demand;
       partition.demand = 0;
@@ -536,23 +561,33 @@ export class PartitionDispatcher<T = unknown, K extends PartitionKey = Partition
     const backlog = partition.backlog;
     if (backlog.length === 0) return count;
     const wasFull = partition.size >= this.#maxBacklog;
-    const events: T[] = [];
+    let events: T[] | undefined;
+    let taken = 0;
     let low = Infinity;
     while (backlog.length > 0) {
       const head = backlog.peek()!;
       if (head instanceof Marker) {
         backlog.shift();
         this.#pass(head);
-      } else if (events.length < count) {
-        events.push(backlog.shift() as T);
-        const position = partition.positions.shift()!;
-        if (position < low) low = position;
-      } else break;
+        continue;
+      }
+      if (taken === count) break;
+      const available = head.events.length - head.offset;
+      const take = Math.min(available, count - taken);
+      if (head.position < low) low = head.position;
+      const part = head.offset === 0 && take === head.events.length
+        ? head.events
+        : head.events.slice(head.offset, head.offset + take);
+      if (events === undefined) events = part;
+      else for (let i = 0; i < part.length; i++) events.push(part[i]);
+      taken += take;
+      if (take === available) backlog.shift();
+      else head.offset += take;
     }
-    partition.size -= events.length;
+    partition.size -= taken;
     if (wasFull && partition.size < this.#maxBacklog) this.#full--;
-    if (events.length > 0) this.#host!.send(partition.subscription!, events, low);
-    return count - events.length;
+    if (events !== undefined && taken > 0) this.#host!.send(partition.subscription!, events, low);
+    return count - taken;
   }
 
   /** The demand of every subscription (what they are owed). */
