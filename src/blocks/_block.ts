@@ -11,7 +11,9 @@
 import type { Dispatcher, DispatcherHost } from "../dispatcher.ts";
 import type { SubscribeOptions, Subscription } from "../subscription.ts";
 import type { BlockOptions, Clock } from "./options.ts";
+import type { Events } from "../producer.ts";
 import { DemandDispatcher } from "../dispatchers/demand_dispatcher.ts";
+import { ProducerConsumer } from "../producer_consumer.ts";
 import { entries, strategy } from "../_config.ts";
 import { stageName } from "../_names.ts";
 import { isNormal } from "../_options.ts";
@@ -111,6 +113,51 @@ export function commonOptions<I, O>(
       writableStrategy: o.writableStrategy,
     },
   };
+}
+
+/** What a block's stage does besides taking subscriptions (see blockStage). */
+export interface BlockCallbacks<I, O> {
+  /** Handles a batch from `track`'s subscription (see Upstream.received). */
+  readonly handleEvents: (events: I[], subscription: Subscription<unknown>) => Events<O>;
+  readonly handleInfo?: (message: unknown) => Events<O>;
+  readonly terminate?: (reason: unknown) => Events<O>;
+  /** Ask again by `pump` when an upstream subscription leaves (its demand is free for others). */
+  readonly pumpOnCancel?: boolean;
+}
+
+/**
+ * The ProducerConsumer of a block: its upstream subscriptions are manual,
+ * kept in `upstream` and asked by `pump`; downstream demand is counted by
+ * `meter`, its dispatcher.
+ */
+export function blockStage<I, O>(
+  common: Common<I, O>,
+  meter: DemandMeter<O>,
+  upstream: Upstream,
+  pump: () => void,
+  callbacks: BlockCallbacks<I, O>,
+): ProducerConsumer<I, O> {
+  // Assigned once the constructor returns; a handleSubscribe called before
+  // that can only be for an upstream subscription (nobody can subscribe to it yet).
+  let stage: ProducerConsumer<I, O> | undefined = undefined;
+  stage = new ProducerConsumer<I, O>({
+    ...common.pass,
+    dispatcher: meter,
+    handleSubscribe: (subscription) => {
+      if (stage !== undefined && subscription.producer === stage) return;
+      upstream.add(subscription as Subscription<unknown>);
+      pump();
+      return "manual";
+    },
+    handleCancel: (subscription) => {
+      if (upstream.remove(subscription as Subscription<unknown>) && callbacks.pumpOnCancel) pump();
+    },
+    handleEvents: (events, subscription) =>
+      callbacks.handleEvents(events, subscription as Subscription<unknown>),
+    handleInfo: callbacks.handleInfo,
+    terminate: callbacks.terminate,
+  });
+  return stage;
 }
 
 /** What a failed user function stops a block with: never a reason that reads as a normal end. */

@@ -1,8 +1,9 @@
-import type { PartitionKey, Subscription } from "../subscription.ts";
+import type { PartitionKey } from "../subscription.ts";
 import type { BlockOptions, Clock } from "./options.ts";
-import { ProducerConsumer } from "../producer_consumer.ts";
+import type { ProducerConsumer } from "../producer_consumer.ts";
 import {
   blockObject,
+  blockStage,
   clockOption,
   coalesced,
   commonOptions,
@@ -127,7 +128,7 @@ export function batch<T>(options: BatchOptions<T>): ProducerConsumer<T, T[]> {
     closed.push(batch.events);
     if (!flushPosted) {
       flushPosted = true;
-      stage!.info(FLUSH);
+      stage.info(FLUSH);
     }
   };
   // Re-asks only once every full batch has left: what waits downstream counts.
@@ -145,23 +146,9 @@ export function batch<T>(options: BatchOptions<T>): ProducerConsumer<T, T[]> {
     return batches;
   };
 
-  // Assigned once the constructor returns; a handleSubscribe called before
-  // that can only be for an upstream subscription (nobody can subscribe to it yet).
-  let stage: ProducerConsumer<T, T[]> | undefined = undefined;
-  stage = new ProducerConsumer<T, T[]>({
-    ...common.pass,
-    dispatcher: meter,
-    handleSubscribe: (subscription) => {
-      if (stage !== undefined && subscription.producer === stage) return;
-      upstream.add(subscription as Subscription<unknown>);
-      pump();
-      return "manual";
-    },
-    handleCancel: (subscription) => {
-      upstream.remove(subscription as Subscription<unknown>);
-    },
+  const stage: ProducerConsumer<T, T[]> = blockStage(common, meter, upstream, pump, {
     handleEvents: (events, subscription) => {
-      upstream.received(subscription as Subscription<unknown>, events.length);
+      upstream.received(subscription, events.length);
       const out = takeClosed();
       // Timers are set at the end, for the batches opened now that are still open.
       const opened: Array<[unknown, Open<T>]> = [];
@@ -223,5 +210,5 @@ export function batch<T>(options: BatchOptions<T>): ProducerConsumer<T, T[]> {
       return leave(out);
     },
   });
-  return stage!;
+  return stage;
 }

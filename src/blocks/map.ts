@@ -1,8 +1,15 @@
-import type { Subscription } from "../subscription.ts";
 import type { BlockOptions } from "./options.ts";
-import { ProducerConsumer } from "../producer_consumer.ts";
+import type { ProducerConsumer } from "../producer_consumer.ts";
 import { Queue } from "../_queue.ts";
-import { coalesced, commonOptions, DemandMeter, failure, type Track, Upstream } from "./_block.ts";
+import {
+  blockStage,
+  coalesced,
+  commonOptions,
+  DemandMeter,
+  failure,
+  type Track,
+  Upstream,
+} from "./_block.ts";
 import * as v from "../_validate.ts";
 
 /** What a {@linkcode map} function receives besides its event. */
@@ -125,7 +132,7 @@ export function map<I, O>(
   const fail = (error: unknown) => {
     if (stopped) return;
     stopped = true;
-    stage!.stop(failure(common.name, "fn", error));
+    stage.stop(failure(common.name, "fn", error));
   };
   const finish = (seq: number, value: O) => {
     if (!ordered) ready.push(value);
@@ -197,7 +204,7 @@ export function map<I, O>(
     flushTimer = undefined;
     if (flushPosted || stopped || ready.length === 0) return;
     flushPosted = true;
-    stage!.info(FLUSH);
+    stage.info(FLUSH);
   };
   /**
    * Results finished outside the stage's callbacks leave in batches: at once
@@ -217,23 +224,9 @@ export function map<I, O>(
   const busy = () => waitingCount > 0 || running > 0 || early.size > 0 || ready.length > 0;
   const meter = new DemandMeter<O>(common.dispatcher, pump, busy);
 
-  // Assigned once the constructor returns; a handleSubscribe called before
-  // that can only be for an upstream subscription (nobody can subscribe to it yet).
-  let stage: ProducerConsumer<I, O> | undefined = undefined;
-  stage = new ProducerConsumer<I, O>({
-    ...common.pass,
-    dispatcher: meter,
-    handleSubscribe: (subscription) => {
-      if (stage !== undefined && subscription.producer === stage) return;
-      upstream.add(subscription as Subscription<unknown>);
-      pump();
-      return "manual";
-    },
-    handleCancel: (subscription) => {
-      upstream.remove(subscription as Subscription<unknown>);
-    },
+  const stage: ProducerConsumer<I, O> = blockStage(common, meter, upstream, pump, {
     handleEvents: (events, subscription) => {
-      const track = upstream.received(subscription as Subscription<unknown>, events.length);
+      const track = upstream.received(subscription, events.length);
       if (track !== undefined) track.held += events.length;
       waiting.push({ events, track, offset: 0 });
       waitingCount += events.length;
@@ -254,5 +247,5 @@ export function map<I, O>(
       return take();
     },
   });
-  return stage!;
+  return stage;
 }

@@ -1,9 +1,9 @@
-import type { Subscription } from "../subscription.ts";
 import type { BlockOptions, Clock } from "./options.ts";
-import { ProducerConsumer } from "../producer_consumer.ts";
+import type { ProducerConsumer } from "../producer_consumer.ts";
 import { Queue } from "../_queue.ts";
 import {
   blockObject,
+  blockStage,
   clockOption,
   coalesced,
   commonOptions,
@@ -132,23 +132,10 @@ export function rateLimit<T>(options: RateLimitOptions<T>): ProducerConsumer<T, 
   };
   const meter = new DemandMeter<T>(common.dispatcher, pump, () => false);
 
-  // Assigned once the constructor returns; a handleSubscribe called before
-  // that can only be for an upstream subscription (nobody can subscribe to it yet).
-  let stage: ProducerConsumer<T, T> | undefined = undefined;
-  stage = new ProducerConsumer<T, T>({
-    ...common.pass,
-    dispatcher: meter,
-    handleSubscribe: (subscription) => {
-      if (stage !== undefined && subscription.producer === stage) return;
-      upstream.add(subscription as Subscription<unknown>);
-      pump();
-      return "manual";
-    },
-    handleCancel: (subscription) => {
-      if (upstream.remove(subscription as Subscription<unknown>)) pump();
-    },
+  const stage: ProducerConsumer<T, T> = blockStage(common, meter, upstream, pump, {
+    pumpOnCancel: true,
     handleEvents: (events, subscription) => {
-      upstream.received(subscription as Subscription<unknown>, events.length);
+      upstream.received(subscription, events.length);
       // They leave now: the stage dispatches what this returns, within the demand asked.
       departures.push({ time: clock.now(), count: events.length });
       recent += events.length;
@@ -162,5 +149,5 @@ export function rateLimit<T>(options: RateLimitOptions<T>): ProducerConsumer<T, 
       timer = undefined;
     },
   });
-  return stage!;
+  return stage;
 }
