@@ -134,7 +134,12 @@ function parse(args: string[]): Options {
 
 /** Scenario groups in table order: peers first, so each webstage row can show its ratio. */
 const groups: readonly (readonly Scenario[])[] = [
-  [...rwPeers, ...webstageScenarios.filter((s) => s.name === "webstage P->C")],
+  [
+    ...rwPeers,
+    ...webstageScenarios.filter((s) =>
+      s.name === "webstage P->C" || s.name === "webstage P->C monitored"
+    ),
+  ],
   [
     ...rtwPeers,
     ...webstageScenarios.filter((s) => s.name === "webstage P->PC->C" || s.name === FACES),
@@ -393,7 +398,9 @@ async function main(): Promise<void> {
     );
   }
   const all = groups.flat();
-  const goals = targets(all, kind).filter((goal) => !options.targetsOnly || goal.issue === 15);
+  const goals = targets(all, kind).filter((goal) =>
+    !options.targetsOnly || goal.issue === 15 || goal.issue === 12
+  );
   const matches = (s: Scenario) =>
     (options.filter === undefined || label(s).toLowerCase().includes(options.filter)) &&
     (!options.targetsOnly || goals.some((goal) => goal.subject === label(s)));
@@ -469,13 +476,15 @@ async function main(): Promise<void> {
   if (options.json) {
     for (const v of results) write(JSON.stringify(v) + "\n");
   }
-  for (const issue of [15, 6]) {
+  for (const issue of [15, 12, 6]) {
     const some = results.filter((v) => v.issue === issue);
     if (some.length === 0) continue;
     note(
       issue === 15
         ? `\nTargets of issue 15 on ${runtime}: ratio of the medians in this run, ` +
           `[lowest-highest ratio of one round]; a MISS does not fail the run:`
+        : issue === 12
+        ? `\nThe cost of watching (issue 12) on ${runtime}:`
         : `\nEarlier targets (issue 6) on ${runtime}:`,
     );
     for (const v of some) note(verdictLine(v));

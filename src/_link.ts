@@ -42,7 +42,7 @@ export interface ProducerEnd {
  * The largest batch appended to a batch still waiting in the stream (see
  * Link.send): for small batches a read costs more than copying.
  */
-const COALESCE_MAX = 64;
+const COALESCE_MAX = 16;
 
 /** The error for `ask` on an automatic subscription. */
 export const AUTOMATIC_ASK =

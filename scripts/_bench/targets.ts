@@ -67,6 +67,8 @@ const issue15: readonly Target[] = [
   t("webstage PartitionDispatcher(x%4)->4 @1000", "webstage DemandDispatcher->4 @1000", 0.5),
   t("webstage BroadcastDispatcher->2 @1000", "webstage DemandDispatcher->2 @1000", 0.5),
   t(FACES, "web streams per-event R->T->W", 1),
+  // Issue 12 point 3: stats counters move per batch; watching them costs at most 3%.
+  t("webstage P->C monitored @1000", "webstage P->C @1000", 0.97, undefined, 12),
   t(
     "web streams batched reader loop @1000",
     "web streams batched R->W @1000",

@@ -103,6 +103,32 @@ function producerConsumer(maxDemand: number): Scenario {
   };
 }
 
+/**
+ * P->C @1000 watched by `monitor` every 10 ms (a snapshot of both stages'
+ * stats() read as it comes): what observing costs, against plain P->C.
+ */
+const monitoredProducerConsumer: Scenario = {
+  name: "webstage P->C monitored",
+  maxDemand: 1000,
+  scale: 1,
+  peer: "webstage P->C @1000",
+  expect: once,
+  async run(n, probe) {
+    const tally = { count: 0, sum: 0 };
+    const producer = rangeProducer(n);
+    const consumer = summer(tally, probe, producer, { maxDemand: 1000 });
+    const snapshots = webstage.monitor([producer, consumer], { intervalMs: 10 }).getReader();
+    let taken = 0;
+    const watching = (async () => {
+      for (let r = await snapshots.read(); !r.done; r = await snapshots.read()) taken++;
+    })();
+    await consumer.closed;
+    await watching;
+    if (taken === 0) throw new Error("the monitor took no snapshot");
+    return tally;
+  },
+};
+
 function producerPcConsumer(maxDemand: number): Scenario {
   return {
     name: "webstage P->PC->C",
@@ -269,6 +295,7 @@ export const webstageScenarios: readonly Scenario[] = [
   producerConsumer(1000),
   producerConsumer(100),
   producerConsumer(10),
+  monitoredProducerConsumer,
   producerPcConsumer(1000),
   producerPcConsumer(100),
   producerPcConsumer(10),
