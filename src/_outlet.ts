@@ -475,19 +475,5 @@ export class Outlet implements ProducerEnd {
     this.#accumulated = null;
   }
 
-  /** The events a stranded closing stage held (no subscriber left to take them). */
-  get strandedCount(): number {
-    return this.#buffer.count;
-  }
-}
 
-/** Dispatches what a callback returned, once it settles (for callbacks that may emit). */
-export function dispatchResult(
-  outlet: Outlet | undefined,
-  result: MaybePromise<Emitted<unknown>>,
-  action: string,
-): MaybePromise {
-  return then(result, (events) => {
-    if (outlet !== undefined) outlet.dispatch(toArray(events, action));
-  });
 }

@@ -387,7 +387,7 @@ export class StageCore implements StageContext {
       return;
     }
     if (stranded) {
-      const held = outlet.strandedCount + (inlet?.deferredCount ?? 0);
+      const held = outlet.bufferedCount + (inlet?.deferredCount ?? 0);
       if (held > 0) this.reportDiscard(held);
     }
     this.#stop("normal");
