@@ -11,7 +11,6 @@ import {
   CHECK,
   type CoreConfig,
   DELIVER_INFO,
-  type Emitted,
   type MaybePromise,
   type StageContext,
   then,
