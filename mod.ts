@@ -79,4 +79,18 @@ export {
   type ConsumerSupervisorOptions,
   type TaskContext,
 } from "./src/consumer_supervisor.ts";
-export { RestartIntensityError } from "./src/errors.ts";
+export { RestartIntensityError, WorkerError } from "./src/errors.ts";
+export {
+  WorkerConsumer,
+  type WorkerConsumerOptions,
+  WorkerStage,
+  type WorkerStageOptions,
+} from "./src/worker_stage.ts";
+export { WorkerPool, type WorkerPoolOptions } from "./src/worker_pool.ts";
+export { serveStage, type ServeStageOptions } from "./src/serve_stage.ts";
+export type {
+  WorkerCommonOptions,
+  WorkerConstructor,
+  WorkerLike,
+  WorkerStartOptions,
+} from "./src/worker_options.ts";
