@@ -36,7 +36,7 @@ export function findTestFiles(root, filters) {
 }
 
 /**
- * The worker modules the tests start by URL (tests/**​/_fixtures/*.ts): no test
+ * The worker modules the tests start by URL (.ts files in a _fixtures folder under tests/): no test
  * imports them, so the type-checking lane names them itself.
  *
  * @param {string} root the repository root
