@@ -12,7 +12,7 @@ declare const Deno: { readTextFileSync(path: string): string } | undefined;
 declare const Bun: unknown;
 
 /** `.ts` when the tests run from source, `.js` when compiled (Node 20, Chromium). */
-const EXT = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+const EXT = (import.meta.url ?? "").endsWith(".ts") ? ".ts" : ".js"; // workerd's bundle has no URL
 
 /** Whether this is Node itself (not Deno or Bun with their Node compatibility). */
 export const isNode: boolean = typeof Deno === "undefined" && typeof Bun === "undefined" &&
@@ -23,9 +23,12 @@ async function findWorker(): Promise<WorkerConstructor | undefined> {
   const global = (globalThis as { Worker?: WorkerConstructor }).Worker;
   if (global !== undefined) return global;
   if (!isNode) return undefined;
-  // A computed specifier: bundlers for the other runtimes must not follow it.
-  const entry = new URL(`../../node${EXT}`, import.meta.url).href;
-  return (await import(entry)).NodeWorker as WorkerConstructor;
+  // Hidden from bundlers and from miniflare, which reject a computed import:
+  // this line runs on Node only.
+  const load = new Function("specifier", "return import(specifier)") as (
+    specifier: string,
+  ) => Promise<{ NodeWorker: WorkerConstructor }>;
+  return (await load(new URL(`../../node${EXT}`, import.meta.url).href)).NodeWorker;
 }
 
 /** Whether this is Bun. */
@@ -183,14 +186,19 @@ export class Census {
  * The threads of this process, where the runtime can read /proc (Node, Deno
  * and Bun on Linux): each live worker is a thread. Undefined elsewhere.
  */
-export async function threadCount(): Promise<number | undefined> {
+export function threadCount(): number | undefined {
   let text: string | undefined;
   try {
+    const process = (globalThis as {
+      process?: {
+        getBuiltinModule?(name: "node:fs"): {
+          readFileSync(path: string, encoding: string): string;
+        };
+      };
+    }).process;
     if (typeof Deno !== "undefined") text = Deno.readTextFileSync("/proc/self/status");
-    else if (typeof (globalThis as { process?: unknown }).process === "object") {
-      const name = "node:fs";
-      const fs = await import(name) as { readFileSync(path: string, encoding: string): string };
-      text = fs.readFileSync("/proc/self/status", "utf8");
+    else if (process?.getBuiltinModule !== undefined) {
+      text = process.getBuiltinModule("node:fs").readFileSync("/proc/self/status", "utf8");
     }
   } catch {
     return undefined;
