@@ -1,4 +1,5 @@
-import type { Dispatcher } from "./dispatcher.ts";
+import type { Dispatcher, DispatcherHost } from "./dispatcher.ts";
+import { DemandDispatcher } from "./dispatchers/demand_dispatcher.ts";
 import type { SubscribeOptions, Subscription } from "./subscription.ts";
 import { Producer } from "./producer.ts";
 import { ProducerConsumer } from "./producer_consumer.ts";
@@ -195,17 +196,26 @@ export class WorkerPool<I, O> extends Producer<O> {
       throw new TypeError(v.message(action, "ordered", "a boolean", ordered));
     }
     const limits = restartLimits(action, o);
+    const dispatcher: unknown = o.dispatcher ?? new DemandDispatcher<O>();
+    if (
+      dispatcher === null || typeof dispatcher !== "object" ||
+      ["init", "subscribe", "cancel", "ask", "dispatch", "info"].some((m) =>
+        typeof (dispatcher as Record<string, unknown>)[m] !== "function"
+      )
+    ) {
+      throw new TypeError(v.message(action, "dispatcher", "a Dispatcher", dispatcher));
+    }
     if (o.subscribeTo !== undefined && !Array.isArray(o.subscribeTo)) {
       throw new TypeError(v.message(action, "subscribeTo", "an array", o.subscribeTo));
     }
     const ref: { pool?: WorkerPool<I, O> } = {};
+    const wake = () => {
+      if (ref.pool !== undefined) ref.pool.#wake();
+    };
     super({
-      dispatcher: o.dispatcher,
+      dispatcher: new AskWatcher(dispatcher as Dispatcher<O>, wake),
       signal: o.signal,
       bufferSize: Infinity,
-      handleDemand: () => {
-        if (ref.pool !== undefined) ref.pool.#wake();
-      },
     });
     ref.pool = this;
     this.#config = config;
@@ -418,6 +428,63 @@ export class WorkerPool<I, O> extends Producer<O> {
     }
     this.#units.clear();
     void super.stop(reason);
+  }
+}
+
+/**
+ * The pool's output dispatcher: the user's (or a DemandDispatcher), told
+ * every time a subscriber asks, so that workers waiting for their results to
+ * leave are released once the buffer has drained, even by asks it met without
+ * calling `handleDemand`. The check runs a microtask later, after the stage
+ * has served the ask from its buffer.
+ */
+class AskWatcher<T> implements Dispatcher<T> {
+  readonly #inner: Dispatcher<T>;
+  readonly #onAsk: () => void;
+
+  constructor(inner: Dispatcher<T>, onAsk: () => void) {
+    this.#inner = inner;
+    this.#onAsk = onAsk;
+  }
+
+  init(host: DispatcherHost<T>): void {
+    this.#inner.init(host);
+  }
+
+  validate(options: Readonly<SubscribeOptions<T>>): void {
+    this.#inner.validate?.(options);
+  }
+
+  subscribe(subscription: Subscription<T>): number {
+    return this.#inner.subscribe(subscription);
+  }
+
+  cancel(subscription: Subscription<T>): number {
+    return this.#inner.cancel(subscription);
+  }
+
+  ask(count: number, subscription: Subscription<T>): number {
+    const demand = this.#inner.ask(count, subscription);
+    queueMicrotask(this.#onAsk);
+    return demand;
+  }
+
+  dispatch(events: T[]): T[] {
+    return this.#inner.dispatch(events);
+  }
+
+  info(message: unknown): void {
+    this.#inner.info(message);
+  }
+
+  idle(): boolean {
+    return this.#inner.idle?.() ?? true;
+  }
+
+  redeliver(events: T[], subscription: Subscription<T>): T[] {
+    return this.#inner.redeliver === undefined
+      ? events
+      : this.#inner.redeliver(events, subscription);
   }
 }
 

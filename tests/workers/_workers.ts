@@ -206,3 +206,31 @@ export function threadCount(): number | undefined {
   const match = text?.match(/^Threads:\s+(\d+)$/m);
   return match === null || match === undefined ? undefined : Number(match[1]);
 }
+
+/**
+ * The other end of the fixture's `gateAt`: `reached` resolves once the gated
+ * batch is waiting in its worker, `open()` lets it go on.
+ */
+export class Gate {
+  readonly name = `webstage-gate-${Math.random().toString(36).slice(2)}`;
+  readonly reached: Promise<void>;
+  readonly #channel = new BroadcastChannel(this.name);
+
+  constructor() {
+    this.reached = new Promise((resolve) => {
+      this.#channel.onmessage = () => resolve();
+    });
+  }
+
+  /** Lets the gated batch go on, and closes this end. */
+  open(): void {
+    this.#channel.postMessage("go");
+    // Closed a turn later: Node drops a message whose channel closes at once.
+    setTimeout(() => this.#channel.close(), 0);
+  }
+
+  /** Closes this end without opening the gate. */
+  close(): void {
+    this.#channel.close();
+  }
+}

@@ -11,7 +11,7 @@ import {
   WorkerStage,
 } from "../../mod.ts";
 import { range, settle } from "../_helpers.ts";
-import { Census, fixture, isBun, noWorkers, terminateLeftovers } from "./_workers.ts";
+import { Census, fixture, Gate, isBun, noWorkers, terminateLeftovers } from "./_workers.ts";
 
 afterEach(terminateLeftovers);
 
@@ -294,10 +294,10 @@ describe("WorkerStage faults", { skip: noWorkers }, () => {
 
   it("terminates its worker when stopped with a batch in flight, and when its signal aborts", async () => {
     const census = new Census();
-    const gate = `webstage-test-${Math.random()}`;
+    const gate = new Gate();
     const stage = new WorkerStage<number, number>(fixture("map"), {
       Worker: census.Worker,
-      data: { gateAt: 5, gate },
+      data: { gateAt: 5, gate: gate.name },
       subscribeTo: [Producer.from(range(0, 100))],
     });
     // A producer-consumer handles events only while downstream demand is positive.
@@ -308,6 +308,7 @@ describe("WorkerStage faults", { skip: noWorkers }, () => {
     await census.until(() => census.live === 0);
     assert.equal(census.eventsAnswered, 0);
     await consumer.stop();
+    gate.close();
 
     const controller = new AbortController();
     const aborted = new WorkerStage<number, number>(fixture("map"), {

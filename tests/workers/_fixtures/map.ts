@@ -1,10 +1,11 @@
 // A worker for the tests: multiplies each event by `factor` and misbehaves
 // on request. `data` (the stage's `data` option) says how:
-//   failAt   the batch holding this event throws a RangeError
+//   failAt   at the first event >= failAt, the batch throws a RangeError
 //   crashAt  at the first event >= crashAt, an error escapes the callbacks (thrown
 //            from a timer); the batch never answers
 //   closeAt  at the first event >= closeAt, the worker closes itself; the batch never answers
-//   gateAt   the batch holding this event waits for "go" on BroadcastChannel `gate`
+//   gateAt   the batch holding this event says "waiting" on BroadcastChannel `gate`,
+//            then waits there for "go" (see Gate in _workers.ts)
 //   crashIdle  an error escapes right after init, with no batch in flight
 //   failInit   init throws
 // A misbehaviour with `armed: true` happens only in a worker that was sent
@@ -30,6 +31,7 @@ addEventListener("message", (event) => {
 
 let data: Data = {};
 let gate: Promise<void> | undefined;
+let gateChannel: BroadcastChannel | undefined;
 
 function never(): Promise<never> {
   return new Promise<never>(() => {});
@@ -41,6 +43,7 @@ serveStage<number, number>({
     if (data.failInit) throw new TypeError("init refused");
     if (data.gate !== undefined) {
       const channel = new BroadcastChannel(data.gate);
+      gateChannel = channel;
       gate = new Promise<void>((resolve) => {
         channel.onmessage = () => {
           channel.close();
@@ -57,7 +60,9 @@ serveStage<number, number>({
   async handleEvents(events) {
     const live = data.armed !== true || armed;
     for (const event of events) {
-      if (live && event === data.failAt) throw new RangeError(`bad event ${event}`);
+      if (live && data.failAt !== undefined && event >= data.failAt) {
+        throw new RangeError(`bad event ${event}`);
+      }
       if (live && data.crashAt !== undefined && event >= data.crashAt) {
         setTimeout(() => {
           throw new Error(`crashed at ${event}`);
@@ -70,7 +75,10 @@ serveStage<number, number>({
         else (globalThis as unknown as { process: { exit(code: number): void } }).process.exit(0);
         return await never();
       }
-      if (event === data.gateAt) await gate;
+      if (event === data.gateAt) {
+        gateChannel!.postMessage("waiting");
+        await gate;
+      }
     }
     const factor = data.factor ?? 1;
     return events.map((event) => event * factor);
