@@ -24,26 +24,38 @@
  * @module
  */
 
-import { type ResourceLimits, type TransferListItem, Worker as Thread } from "node:worker_threads";
+import { type TransferListItem, Worker as Thread } from "node:worker_threads";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
+
+/** Node's limits on a worker thread's memory, in megabytes (`worker_threads` `resourceLimits`). */
+export interface NodeWorkerResourceLimits {
+  /** The most memory for recently created objects. */
+  readonly maxYoungGenerationSizeMb?: number;
+  /** The most memory for the main heap. */
+  readonly maxOldGenerationSizeMb?: number;
+  /** The size of the memory reserved for generated code. */
+  readonly codeRangeSizeMb?: number;
+  /** The thread's stack size. */
+  readonly stackSizeMb?: number;
+}
 
 /** Options of a {@linkcode NodeWorker}: the web `Worker`'s, and a few of Node's. */
 export interface NodeWorkerOptions {
   /** The worker's name: `self.name` in the worker, and the thread's name. */
   readonly name?: string;
-  /** Only `"module"` is supported (the module is loaded with `import()`). */
-  readonly type?: "module";
+  /** Only `"module"` is supported (the module is loaded with `import()`); `"classic"` throws. */
+  readonly type?: "module" | "classic";
   /** Ignored: there is nothing to fetch. */
   readonly credentials?: string;
   /** Node's limits on the worker's heap and stack. */
-  readonly resourceLimits?: ResourceLimits;
+  readonly resourceLimits?: NodeWorkerResourceLimits;
   /**
    * Node's command-line options for the worker.
    *
    * @default {process.execArgv}
    */
-  readonly execArgv?: string[];
+  readonly execArgv?: readonly string[];
 }
 
 // The worker's first script (CommonJS, evaluated): web-worker globals over
@@ -140,7 +152,7 @@ export class NodeWorker extends EventTarget {
       name: options.name,
       workerData: { url: href, name: options.name ?? "" },
       resourceLimits: options.resourceLimits,
-      execArgv: options.execArgv,
+      execArgv: options.execArgv === undefined ? undefined : [...options.execArgv],
     });
     this.#thread.on("message", (data) => this.dispatchEvent(new MessageEvent("message", { data })));
     this.#thread.on(

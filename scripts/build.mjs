@@ -5,7 +5,8 @@
 // 1. package.json's name-independent fields (version, exports) are derived
 //    from deno.json, the one source of truth; a mismatch fails the build
 //    (`--sync` rewrites package.json instead).
-// 2. tsc compiles mod.ts and src/ to dist/ (ESM + .d.ts, web types only);
+// 2. tsc compiles mod.ts and src/ to dist/ (ESM + .d.ts, web types only),
+//    then node.ts (the "./node" entry) with Node's types;
 //    the .d.ts files' "./x.ts" specifiers become "./x.js" (TypeScript issue
 //    61037), so TypeScript consumers older than 5.7 resolve them too.
 // 3. publint --strict and attw --pack . --profile esm-only.
@@ -67,13 +68,11 @@ if (mismatched.length) {
 } else console.log("in sync");
 
 // 2. tsc → dist/
-step("tsc -p tsconfig.build.json");
+step("tsc -p tsconfig.build.json, then tsconfig.node.json");
 rmSync(join(root, "dist"), { recursive: true, force: true });
-run(process.execPath, [
-  join(root, "node_modules", "typescript", "bin", "tsc"),
-  "-p",
-  "tsconfig.build.json",
-]);
+for (const project of ["tsconfig.build.json", "tsconfig.node.json"]) {
+  run(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", project]);
+}
 const walk = (dir) =>
   readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
@@ -118,7 +117,7 @@ try {
   run("npm", ["install", "--no-audit", "--no-fund", "--offline", tarball], { cwd: app });
   writeFileSync(
     join(app, "main.mjs"),
-    `import { Consumer, Producer, ProducerConsumer, toReadableStream } from "webstage";
+    `import { Consumer, Producer, ProducerConsumer, toReadableStream, WorkerStage } from "webstage";
 const doubled = new ProducerConsumer({
   subscribeTo: [[Producer.from([1, 2, 3, 4]), { maxDemand: 2 }]],
   handleEvents: (events) => events.map((n) => n * 2),
@@ -133,13 +132,32 @@ for (;;) {
 if (seen.join() !== "2,4,6,8") throw new Error("unexpected events: " + seen.join());
 if (typeof Consumer !== "function") throw new Error("Consumer is missing");
 console.log("imported webstage from the tarball and ran a pipeline:", seen.join(" "));
+
+// webstage/node: a stage whose callback runs in a worker thread.
+const { NodeWorker } = await import("webstage/node");
+const { writeFileSync } = await import("node:fs");
+writeFileSync("square_worker.mjs",
+  'import { serveStage } from "webstage";\\n' +
+  "serveStage({ handleEvents: (events) => events.map((n) => n * n) });\\n");
+const squares = new WorkerStage(new URL("./square_worker.mjs", import.meta.url), {
+  Worker: NodeWorker,
+  subscribeTo: [[Producer.from([1, 2, 3, 4]), { maxDemand: 2 }]],
+});
+const squared = [];
+await new Consumer({ subscribeTo: [squares], handleEvents: (events) => void squared.push(...events) }).closed;
+if (squared.join() !== "1,4,9,16") throw new Error("unexpected squares: " + squared.join());
+console.log("imported webstage/node and ran a stage in a worker thread:", squared.join(" "));
 `,
   );
   run(process.execPath, ["main.mjs"], { cwd: app });
   writeFileSync(
     join(app, "main.ts"),
-    `import { Consumer, Producer, type SubscribeOptions } from "webstage";
+    `import { Consumer, Producer, type SubscribeOptions, WorkerStage } from "webstage";
+import { NodeWorker } from "webstage/node";
 const options: SubscribeOptions<number> = { maxDemand: 10 };
+export const squares: WorkerStage<number, number> = new WorkerStage<number, number>("./w.js", {
+  Worker: NodeWorker,
+});
 const consumer: Consumer<number> = new Consumer<number>({
   subscribeTo: [[Producer.from([1, 2, 3]), options]],
   handleEvents(events: number[]): void {

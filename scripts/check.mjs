@@ -15,7 +15,7 @@ const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
 const checks = [
   ["deno fmt --check", deno, ["fmt", "--check"]],
   ["deno lint", deno, ["lint"]],
-  ["deno doc --lint mod.ts", deno, ["doc", "--lint", "mod.ts"]],
+  ["deno doc --lint mod.ts node.ts", deno, ["doc", "--lint", "mod.ts", "node.ts"]],
   ["tsc: src/ with web types only (no Node, Deno or Bun)", process.execPath, [
     tsc,
     "-p",
@@ -27,6 +27,7 @@ const checks = [
     "--doc",
     "--allow-all",
     "mod.ts",
+    "node.ts",
     "src/",
     "README.md",
   ]],

@@ -78,7 +78,8 @@ const NO_TRANSFER: Transferable[] = [];
 /** One worker and the batches in flight to it. */
 export class WorkerChannel {
   readonly url: string;
-  readonly #worker: WorkerLike;
+  readonly #config: WorkerConfig;
+  #worker: WorkerLike | undefined;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   /** Messages waiting for the worker's "ready"; null once it has come. */
@@ -89,16 +90,24 @@ export class WorkerChannel {
   onFailure: ((error: unknown) => void) | undefined;
   readonly #listener = (event: Event): void => this.#onEvent(event);
 
+  /** A channel to a worker not started yet: batches wait for {@linkcode start}. */
+  constructor(config: WorkerConfig) {
+    this.url = String(config.url);
+    this.#config = config;
+    this.#outbox!.push([{ webstage: "init", data: config.data }, NO_TRANSFER]);
+  }
+
   /**
-   * Starts the worker.
+   * Starts the worker (once; not after `terminate`).
    *
    * @throws What the `Worker` constructor throws (a malformed URL, say).
    */
-  constructor(config: WorkerConfig) {
-    this.url = String(config.url);
-    this.#worker = new config.Worker(config.url, config.options);
-    for (const type of EVENT_TYPES) this.#worker.addEventListener(type, this.#listener);
-    this.#outbox!.push([{ webstage: "init", data: config.data }, NO_TRANSFER]);
+  start(): void {
+    if (this.#worker !== undefined || this.#closed) return;
+    const config = this.#config;
+    const worker = new config.Worker(config.url, config.options);
+    this.#worker = worker;
+    for (const type of EVENT_TYPES) worker.addEventListener(type, this.#listener);
   }
 
   /** Whether the worker has failed or been terminated. */
@@ -116,7 +125,7 @@ export class WorkerChannel {
     if (this.#failure !== undefined) return Promise.reject(this.#failure.error);
     const id = this.#nextId++;
     const message: ToWorker = { webstage: "run", id, events };
-    if (this.#outbox === null) this.#worker.postMessage(message, transfer);
+    if (this.#outbox === null) this.#worker!.postMessage(message, transfer);
     else this.#outbox.push([message, transfer]);
     return new Promise<unknown[]>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
@@ -172,7 +181,7 @@ export class WorkerChannel {
     for (const [message, transfer] of outbox) {
       if (this.#closed) return;
       try {
-        this.#worker.postMessage(message, transfer);
+        this.#worker!.postMessage(message, transfer);
       } catch (error) {
         if (message.webstage === "init") this.#fail(error);
         else this.#settle(message.id)?.reject(error);
@@ -196,8 +205,11 @@ export class WorkerChannel {
     this.#closed = true;
     this.#failure = { error };
     this.#outbox = null;
-    for (const type of EVENT_TYPES) this.#worker.removeEventListener(type, this.#listener);
-    this.#worker.terminate();
+    const worker = this.#worker;
+    if (worker !== undefined) {
+      for (const type of EVENT_TYPES) worker.removeEventListener(type, this.#listener);
+      worker.terminate();
+    }
     const pending = [...this.#pending.values()];
     this.#pending.clear();
     for (const p of pending) p.reject(error);

@@ -170,7 +170,7 @@ export class WorkerPool<I, O> extends Producer<O> {
    * @param options The pool's and the workers' options.
    * @throws {TypeError | RangeError} If an option or a `subscribeTo` entry is
    * invalid, or there is no `Worker` constructor; nothing is started then.
-   * What the `Worker` constructor throws, likewise.
+   * @throws What the `Worker` constructor throws, after stopping what it started.
    */
   constructor(url: string | URL, options?: WorkerPoolOptions<I, O>) {
     const action = "construct WorkerPool";
@@ -331,6 +331,7 @@ export class WorkerPool<I, O> extends Producer<O> {
     }
     try {
       channel = new WorkerChannel(this.#config);
+      channel.start();
     } catch (error) {
       for (const slot of slots) void slot.stop(error);
       throw error;

@@ -70,26 +70,21 @@ export class WorkerStage<I, O> extends ProducerConsumer<I, O> {
    * @param options The stage's and the worker's options.
    * @throws {TypeError | RangeError} If an option is invalid, or there is no
    * `Worker` constructor (workerd; Node without `NodeWorker`); nothing is
-   * started then. What the `Worker` constructor throws, likewise.
+   * started then.
+   * @throws What the `Worker` constructor throws (a malformed URL, say),
+   * after stopping the stage with it.
    */
-  // super() is called in a try block, so that a stage that cannot be built terminates its worker.
-  // deno-lint-ignore constructor-super
   constructor(url: string | URL, options?: WorkerStageOptions<I, O>) {
     const action = "construct WorkerStage";
     const config = workerConfig(action, url, options);
     rejectHandleEvents(action, options);
     const channel = new WorkerChannel(config);
     const transfer = config.transfer;
-    try {
-      super({
-        ...options,
-        handleEvents: (events: I[]) => channel.run(events, transfer?.(events)) as Promise<O[]>,
-      } as ProducerConsumerOptions<I, O>);
-    } catch (error) {
-      channel.terminate();
-      throw error;
-    }
-    bind(this, channel);
+    super({
+      ...options,
+      handleEvents: (events: I[]) => channel.run(events, transfer?.(events)) as Promise<O[]>,
+    } as ProducerConsumerOptions<I, O>);
+    start(this, channel);
   }
 }
 
@@ -126,26 +121,20 @@ export class WorkerConsumer<I> extends Consumer<I> {
    * @param url The worker's module URL.
    * @param options The consumer's and the worker's options.
    * @throws {TypeError | RangeError} If an option is invalid, or there is no
-   * `Worker` constructor; nothing is started then. What the `Worker`
-   * constructor throws, likewise.
+   * `Worker` constructor; nothing is started then.
+   * @throws What the `Worker` constructor throws, after stopping the consumer with it.
    */
-  // deno-lint-ignore constructor-super
   constructor(url: string | URL, options?: WorkerConsumerOptions<I>) {
     const action = "construct WorkerConsumer";
     const config = workerConfig(action, url, options);
     rejectHandleEvents(action, options);
     const channel = new WorkerChannel(config);
     const transfer = config.transfer;
-    try {
-      super({
-        ...options,
-        handleEvents: (events: I[]) => channel.run(events, transfer?.(events)).then(ignore),
-      } as ConsumerOptions<I>);
-    } catch (error) {
-      channel.terminate();
-      throw error;
-    }
-    bind(this, channel);
+    super({
+      ...options,
+      handleEvents: (events: I[]) => channel.run(events, transfer?.(events)).then(ignore),
+    } as ConsumerOptions<I>);
+    start(this, channel);
   }
 }
 
@@ -163,11 +152,22 @@ function rejectHandleEvents(action: string, options: unknown): void {
   }
 }
 
-/** A dead worker stops its stage; a stopped stage terminates its worker. */
-function bind(
+/**
+ * Starts the worker of a stage that has just been built: a dead worker stops
+ * its stage, a stopped stage terminates its worker. If the `Worker`
+ * constructor throws, the stage is stopped with that error, which the stage's
+ * constructor then throws.
+ */
+function start(
   stage: { readonly closed: Promise<void>; stop(reason: unknown): Promise<void> },
   channel: WorkerChannel,
 ): void {
+  try {
+    channel.start();
+  } catch (error) {
+    void stage.stop(error);
+    throw error;
+  }
   channel.onFailure = (error) => void stage.stop(error);
   const end = () => channel.terminate();
   stage.closed.then(end, end);
