@@ -14,6 +14,7 @@
 
 import { dispatcherPeers, fanOutPeers, loadNodeStream, rtwPeers, rwPeers } from "./_bench/peers.ts";
 import { broadcastAvailable, broadcastTwo, webstageScenarios } from "./_bench/webstage.ts";
+import { workerScenarios, workerVerdicts } from "./_bench/workers.ts";
 import { stall, type StallResult } from "./_bench/memory.ts";
 import { label, type Scenario } from "./_bench/scenario.ts";
 import { genStage, type Row, verdicts } from "./_bench/targets.ts";
@@ -104,6 +105,7 @@ const groups: readonly (readonly Scenario[])[] = [
   [...rtwPeers, ...webstageScenarios.filter((s) => s.name === "webstage P->PC->C")],
   [...dispatcherPeers, ...webstageScenarios.filter((s) => s.name.includes("Dispatcher"))],
   [...fanOutPeers, ...webstageScenarios.filter((s) => s.name.includes("broadcast("))],
+  workerScenarios,
 ];
 
 class WrongResult extends Error {
@@ -128,8 +130,12 @@ function check(scenario: Scenario, n: number, tally: Tally): void {
 let now = clock(false);
 
 async function runOnce(scenario: Scenario, n: number, probe = NO_PROBE): Promise<number> {
+  // Set-up that a scenario leaves out of its time (starting workers) happens first.
+  const run = scenario.prepare === undefined
+    ? () => scenario.run(n, probe)
+    : await withWatchdog(`${label(scenario)} (set-up)`, 120, () => scenario.prepare!(n, probe));
   const start = now();
-  const tally = await withWatchdog(label(scenario), 120, () => scenario.run(n, probe));
+  const tally = await withWatchdog(label(scenario), 120, run);
   const seconds = now() - start;
   check(scenario, n, tally);
   return seconds;
@@ -365,6 +371,11 @@ async function main(): Promise<void> {
     note(`\nTargets of issue 6 on ${runtime} (ratios in this run; a MISS does not fail the run):`);
     for (const v of results) note(`  ${pad(v.status, 4)}  ${pad(v.target, 88)} ${v.detail}`);
   }
+  const workers = workerVerdicts(rows).filter((v) => v.status !== "SKIP");
+  if (workers.length > 0) {
+    note(`\nWorkers (issue 13) on ${runtime}, ${navigatorCores()} cores:`);
+    for (const v of workers) note(`  ${pad(v.status, 4)}  ${pad(v.target, 88)} ${v.detail}`);
+  }
   if (failed) {
     write(
       "\nbench: at least one scenario consumed a wrong count or sum, or did not finish\n",
@@ -372,6 +383,12 @@ async function main(): Promise<void> {
     );
     failExit();
   }
+}
+
+function navigatorCores(): string {
+  const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator
+    ?.hardwareConcurrency;
+  return cores === undefined ? "unknown" : String(cores);
 }
 
 await main();
