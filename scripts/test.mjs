@@ -65,7 +65,14 @@ async function nodeTest(nodeBin, files, extra = []) {
     "--test-concurrency=1",
     `--test-timeout=${TEST_TIMEOUT_MS}`,
     ...files,
-  ], { cwd: root, timeoutMs: TIMEOUT_MS, stdout: (chunk) => (stdout += chunk) });
+  ], {
+    cwd: root,
+    timeoutMs: TIMEOUT_MS,
+    stdout: (chunk) => (stdout += chunk),
+    // Node 22+ caches compiled (and type-stripped) modules there: each worker
+    // thread the tests start loads its module without compiling it again.
+    env: { NODE_COMPILE_CACHE: join(root, ".tmp", "node-compile-cache") },
+  });
   const records = stdout.split("\n").filter((line) => line.startsWith("{")).map((line) =>
     JSON.parse(line)
   );

@@ -55,7 +55,9 @@ export interface WorkerCommonOptions<I> {
   /**
    * Returns the objects of a batch to transfer rather than copy
    * (`ArrayBuffer`s, `MessagePort`s…). Transferred objects are unusable on
-   * this side afterwards, so do not combine it with `redeliver`.
+   * this side afterwards, so a batch given back after a failure (`redeliver`;
+   * a `WorkerPool` whose worker failed) comes back with them detached: use
+   * it where a failure may lose the batch (in a pool, `maxRestarts: 0`).
    */
   readonly transfer?: (events: I[]) => Transferable[];
 }

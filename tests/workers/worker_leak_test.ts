@@ -11,22 +11,29 @@ import { Census, fixture, noWorkers, terminateLeftovers, threadCount } from "./_
 
 afterEach(terminateLeftovers);
 
-declare const process: { versions?: { node?: string }; execArgv?: string[] } | undefined;
+declare const process: {
+  versions?: { node?: string };
+  execArgv?: string[];
+  env?: Record<string, string | undefined>;
+} | undefined;
 
 /**
  * A thousand, except on the Node 20 and polyfill lanes: they start their
  * workers through the same NodeWorker as the Node 24 lane, which runs the
  * thousand, and a Node worker costs tens of milliseconds of CPU to start.
+ * WEBSTAGE_WORKER_CYCLES overrides it where the environment can be read.
  */
-const CYCLES = typeof process !== "undefined" &&
-    (process.versions?.node?.startsWith("20.") ||
-      process.execArgv?.some((arg) => arg.includes("use_polyfill")))
-  ? 200
-  : 1000;
-const POOLS = 50;
+const CYCLES = Number(process?.env?.WEBSTAGE_WORKER_CYCLES ?? 0) ||
+  (typeof process !== "undefined" &&
+      (process.versions?.node?.startsWith("20.") ||
+        process.execArgv?.some((arg) => arg.includes("use_polyfill")))
+    ? 200
+    : 1000);
+
+const POOLS = 20;
 
 /** Cycles in progress at once: workers start faster side by side. */
-const PARALLEL = 8;
+const PARALLEL = Number(process?.env?.WEBSTAGE_WORKER_PARALLEL ?? 0) || 8;
 
 /**
  * One start/stop cycle, of one of five kinds: a pipeline that ends normally,
@@ -44,7 +51,7 @@ async function cycle(i: number): Promise<{ census: Census; out: number }> {
   });
   let out = 0;
   const consumer = new Consumer<number>({
-    subscribeTo: [[stage, { cancel: "temporary" }]],
+    subscribeTo: [stage],
     handleEvents: (events) => void (out += events.length),
   });
   if (kind === 1) await stage.stop("shutdown");
@@ -53,7 +60,8 @@ async function cycle(i: number): Promise<{ census: Census; out: number }> {
     await stage.stop(new Error("stopped mid-batch"));
   }
   await stage.closed.catch(() => {});
-  await consumer.stop();
+  // Permanent: the consumer ends with the stage, after what reached it.
+  await consumer.closed.catch(() => {});
   return { census, out };
 }
 
