@@ -164,7 +164,9 @@ async function generate(path: string, count: number) {
     for (let j = 0; j < n; j++) parts.push(words[next() % words.length]);
     chunk += parts.join(" ") + "\n";
     if (chunk.length > 1 << 16 || i === count - 1) {
-      if (!out.write(chunk)) await new Promise((resolve) => out.once("drain", resolve));
+      if (!out.write(chunk)) {
+        await new Promise<void>((resolve) => out.once("drain", () => resolve()));
+      }
       chunk = "";
     }
   }
