@@ -86,6 +86,11 @@ describe("WorkerStage without a worker", () => {
       ],
     ];
     for (const [make, name, message] of cases) assert.throws(make, { name, message });
+    // The producer-consumer's own options are checked by it, before the worker starts.
+    assert.throws(() => new WorkerStage("./x.js", { Worker, bufferSize: 0 }), {
+      name: "RangeError",
+      message: /^Cannot construct ProducerConsumer as bufferSize must be/,
+    });
     if (census !== undefined) assert.equal(census.started, 0);
   });
 
