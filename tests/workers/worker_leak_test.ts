@@ -11,11 +11,13 @@ import { Census, fixture, noWorkers, terminateLeftovers, threadCount } from "./_
 
 afterEach(terminateLeftovers);
 
-declare const process: {
-  versions?: { node?: string };
-  execArgv?: string[];
-  env?: Record<string, string | undefined>;
-} | undefined;
+const process = (globalThis as {
+  process?: {
+    versions?: { node?: string };
+    execArgv?: string[];
+    env?: Record<string, string | undefined>;
+  };
+}).process;
 
 /**
  * A thousand, except on the Node 20 and polyfill lanes: they start their
@@ -24,7 +26,7 @@ declare const process: {
  * WEBSTAGE_WORKER_CYCLES overrides it where the environment can be read.
  */
 const CYCLES = Number(process?.env?.WEBSTAGE_WORKER_CYCLES ?? 0) ||
-  (typeof process !== "undefined" &&
+  (process !== undefined &&
       (process.versions?.node?.startsWith("20.") ||
         process.execArgv?.some((arg) => arg.includes("use_polyfill")))
     ? 200
