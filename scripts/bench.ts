@@ -28,6 +28,7 @@ import {
   HeapPeak,
   median,
   NO_PROBE,
+  readLoadAverage,
   runtimeKind,
   runtimeName,
   scriptArgs,
@@ -159,6 +160,7 @@ async function measure(scenario: Scenario, options: Options, runtime: string): P
     maxDemand: scenario.maxDemand,
     eventsPerSecond: n / medianSeconds,
     medianSeconds,
+    fastestSeconds: Math.min(...times),
     runs: options.runs,
     ...(options.cpuTime ? { clock: "cpu" as const } : {}),
   };
@@ -373,7 +375,7 @@ async function main(): Promise<void> {
   }
   const workers = workerVerdicts(rows).filter((v) => v.status !== "SKIP");
   if (workers.length > 0) {
-    note(`\nWorkers (issue 13) on ${runtime}, ${navigatorCores()} cores:`);
+    note(`\nWorkers (issue 13) on ${runtime}, ${navigatorCores()} cores${loadAverage()}:`);
     for (const v of workers) note(`  ${pad(v.status, 4)}  ${pad(v.target, 88)} ${v.detail}`);
   }
   if (failed) {
@@ -383,6 +385,12 @@ async function main(): Promise<void> {
     );
     failExit();
   }
+}
+
+/** `, load average 1.23` where /proc/loadavg can be read (other work on the machine skews ratios). */
+function loadAverage(): string {
+  const load = readLoadAverage();
+  return load === undefined ? "" : `, load average ${load}`;
 }
 
 function navigatorCores(): string {

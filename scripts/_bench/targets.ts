@@ -14,6 +14,8 @@ export interface Row {
   readonly eventsPerSecond: number;
   readonly medianSeconds: number;
   readonly runs: number;
+  /** The fastest timed run: on a shared machine, the least disturbed one. */
+  readonly fastestSeconds?: number;
   /** `"cpu"` when timed by process CPU time (`--cpu-time`); wall time otherwise. */
   readonly clock?: "cpu";
   /** Peak heap growth in bytes during one extra run (`--memory` only). */
