@@ -50,8 +50,9 @@ let served = false;
  * closes itself (`close()`), the stage fails with a `WorkerError`.
  *
  * @param options The callbacks to run in this worker.
- * @throws {TypeError} If an option is invalid, if this is not a worker, or if
- * this worker already serves a stage.
+ * @throws {TypeError} If an option is invalid, if this is not a worker (as
+ * far as the runtime lets it tell: Bun's main thread has a worker's
+ * globals), or if this worker already serves a stage.
  *
  * @example The worker module of a stage that squares numbers
  * ```ts ignore

@@ -53,7 +53,7 @@ export interface WorkerConsumerOptions<I>
  * await consumer.closed; // seen: [1, 4, 9]; the worker has been terminated
  * ```
  *
- * @example Without a Worker (workerd) it throws
+ * @example A Worker option that is not a constructor throws, before anything starts
  * ```ts
  * import { WorkerStage } from "@webstage/webstage";
  * import assert from "node:assert/strict";
