@@ -290,6 +290,7 @@ describe("WorkerPool faults", { skip: noWorkers }, () => {
       workers: 2,
       batchSize: 10,
       maxRestarts: 1,
+      now: () => 0, // every failure inside the window, however slow the machine
       data: { failAt: 7 }, // every worker throws on every batch from 7 on
       subscribeTo: [Producer.from(range(0, 100))],
     });
