@@ -18,6 +18,7 @@ import type { Row, Verdict } from "./targets.ts";
 type Kernel = keyof typeof KERNELS;
 
 const WORKER_MODULE = new URL("./worker_kernel.ts", import.meta.url);
+const BARE_MODULE = new URL("./bare_worker.ts", import.meta.url);
 
 /** The cores the runtime reports, or 0 where it does not. */
 const CORES: number = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator
@@ -170,41 +171,123 @@ function scenario(
   }
 }
 
+/**
+ * The physical limit: the same kernel in `workers` workers fed by plain
+ * postMessage (batches of `batchSize`, two in flight per worker, no stages).
+ * Its x2 over its x1 is what the machine lets two threads do at that moment.
+ */
+function bare(
+  kernel: Kernel,
+  workers: number,
+  batchSize: number,
+  scale: number,
+  peer?: string,
+): Scenario {
+  return {
+    name: `${
+      kernel === "cpu" ? "workers/cpu map" : "workers/trivial map"
+    } bare postMessage x${workers} batch ${batchSize}`,
+    maxDemand: null,
+    scale,
+    peer,
+    skip,
+    expect: kernel === "cpu" ? cpuTally : doubled,
+    run: async (n, probe) => (await prepare(n, probe))(),
+    prepare,
+  };
+
+  async function prepare(n: number, probe: Probe): Promise<() => Promise<Tally>> {
+    const Base = ((globalThis as { Worker?: WorkerConstructor }).Worker ??
+      NodeWorker) as unknown as new (url: URL, options: WorkerOptions) => Worker;
+    const threads = Array.from(
+      { length: workers },
+      () => new Base(BARE_MODULE, { type: "module" }),
+    );
+    await Promise.all(threads.map((thread) =>
+      new Promise<void>((resolve) => {
+        thread.onmessage = () => resolve();
+      })
+    ));
+    return () =>
+      new Promise<Tally>((resolve) => {
+        const tally: Tally = { count: 0, sum: 0 };
+        let next = 0;
+        const send = (thread: Worker) => {
+          if (next >= n) return;
+          const length = Math.min(batchSize, n - next);
+          thread.postMessage({ kernel, events: integers(next, length) });
+          next += length;
+        };
+        for (const thread of threads) {
+          thread.onmessage = (event) => {
+            sumInto(tally, event.data as number[]);
+            probe();
+            if (tally.count === n) {
+              for (const t of threads) t.terminate();
+              resolve(tally);
+            } else send(thread);
+          };
+          send(thread);
+          send(thread);
+        }
+      });
+  }
+}
+
 const inProcess: Where = { kind: "in-process" };
 const CPU_SCALE = 0.01; // 50 000 events at the default --n: about 1 s in-process
 const TRIVIAL_SCALE = 0.2;
 
+const cpuBare1 = bare("cpu", 1, 250, CPU_SCALE);
+const cpuBare2 = bare("cpu", 2, 250, CPU_SCALE, label(cpuBare1));
 const cpuInProcess = scenario("cpu", inProcess, 1000, CPU_SCALE);
 const cpuPool1 = scenario(
   "cpu",
   { kind: "pool", workers: 1, batchSize: 250 },
   1000,
   CPU_SCALE,
-  label(cpuInProcess),
+  label(cpuBare1),
 );
-const cpuPool = (workers: number) =>
-  scenario("cpu", { kind: "pool", workers, batchSize: 250 }, 1000, CPU_SCALE, label(cpuPool1));
+const cpuPool2 = scenario(
+  "cpu",
+  { kind: "pool", workers: 2, batchSize: 250 },
+  1000,
+  CPU_SCALE,
+  label(cpuBare2),
+);
+const trivialBare1 = bare("trivial", 1, 1000, TRIVIAL_SCALE);
 const trivialInProcess = scenario("trivial", inProcess, 2000, TRIVIAL_SCALE);
-const trivialPool = (workers: number, batchSize: number) =>
-  scenario(
-    "trivial",
-    { kind: "pool", workers, batchSize },
-    2000,
-    TRIVIAL_SCALE,
-    label(trivialInProcess),
-  );
+const trivialPool = (workers: number, batchSize: number, peer: Scenario = trivialInProcess) =>
+  scenario("trivial", { kind: "pool", workers, batchSize }, 2000, TRIVIAL_SCALE, label(peer));
 
-/** The worker scenarios, in table order: each row after the row its ratio is taken against. */
+/**
+ * The worker scenarios, in table order: each row after the row its ratio is
+ * taken against (a bare-postMessage row is the physical limit of the pool
+ * row of the same shape).
+ */
 export const workerScenarios: readonly Scenario[] = [
+  cpuBare1,
+  cpuBare2,
   cpuInProcess,
   scenario("cpu", { kind: "stage" }, 1000, CPU_SCALE, label(cpuInProcess)),
   cpuPool1,
-  cpuPool(2),
-  ...(CORES > 2 ? [cpuPool(CORES)] : []),
+  cpuPool2,
+  ...(CORES > 2
+    ? [
+      scenario(
+        "cpu",
+        { kind: "pool", workers: CORES, batchSize: 250 },
+        1000,
+        CPU_SCALE,
+        label(cpuPool1),
+      ),
+    ]
+    : []),
+  trivialBare1,
   trivialInProcess,
   scenario("trivial", { kind: "stage" }, 2000, TRIVIAL_SCALE, label(trivialInProcess)),
   trivialPool(1, 100),
-  trivialPool(1, 1000),
+  trivialPool(1, 1000, trivialBare1),
   trivialPool(2, 1000),
 ];
 
@@ -231,7 +314,7 @@ function ratio(
  */
 export function workerVerdicts(rows: ReadonlyMap<string, Row>): Verdict[] {
   const out: Verdict[] = [];
-  const two = cpuPool(2);
+  const two = cpuPool2;
   for (const [peer, factor] of [[cpuPool1, 1.7], [cpuInProcess, 1.6]] as const) {
     const target = `${label(two)} >= ${factor} x ${label(peer)}`;
     const r = ratio(rows, two, peer);
@@ -245,6 +328,25 @@ export function workerVerdicts(rows: ReadonlyMap<string, Row>): Verdict[] {
       },
     );
   }
+  for (
+    const [target, a, b] of [
+      ["what the machine allowed: bare postMessage x2 over x1 (no webstage)", cpuBare2, cpuBare1],
+      [
+        "what webstage costs at 2 workers: WorkerPool x2 over bare postMessage x2",
+        cpuPool2,
+        cpuBare2,
+      ],
+    ] as const
+  ) {
+    const r = ratio(rows, a, b);
+    if (r !== undefined) {
+      out.push({
+        status: "INFO",
+        target,
+        detail: `${r.median.toFixed(2)} x (fastest runs: ${r.fastest.toFixed(2)} x)`,
+      });
+    }
+  }
   const base = rows.get(label(cpuInProcess));
   if (base !== undefined) {
     out.push({
@@ -257,7 +359,7 @@ export function workerVerdicts(rows: ReadonlyMap<string, Row>): Verdict[] {
   }
   const inproc = rows.get(label(trivialInProcess));
   const small = rows.get(label(trivialPool(1, 100)));
-  const large = rows.get(label(trivialPool(1, 1000)));
+  const large = rows.get(label(trivialPool(1, 1000, trivialBare1)));
   if (inproc !== undefined && small !== undefined && large !== undefined) {
     const t0 = 1 / inproc.eventsPerSecond;
     const t100 = 1 / small.eventsPerSecond;
