@@ -87,7 +87,7 @@ export {
   type RetryOptions,
   type TaskContext,
 } from "./src/consumer_supervisor.ts";
-export { RestartIntensityError, ShutdownTimeoutError } from "./src/errors.ts";
+export { RestartIntensityError, ShutdownTimeoutError, WorkerError } from "./src/errors.ts";
 export {
   type Edge,
   monitor,
@@ -98,3 +98,17 @@ export {
   type StageStats,
   type SubscriptionStats,
 } from "./src/stats.ts";
+export {
+  WorkerConsumer,
+  type WorkerConsumerOptions,
+  WorkerStage,
+  type WorkerStageOptions,
+} from "./src/worker_stage.ts";
+export { WorkerPool, type WorkerPoolOptions } from "./src/worker_pool.ts";
+export { serveStage, type ServeStageOptions } from "./src/serve_stage.ts";
+export type {
+  WorkerCommonOptions,
+  WorkerConstructor,
+  WorkerLike,
+  WorkerStartOptions,
+} from "./src/worker_options.ts";

@@ -17,6 +17,7 @@
 
 import { dispatcherPeers, fanOutPeers, loadNodeStream, rtwPeers, rwPeers } from "./_bench/peers.ts";
 import { broadcastAvailable, broadcastTwo, webstageScenarios } from "./_bench/webstage.ts";
+import { workerScenarios, workerVerdicts } from "./_bench/workers.ts";
 import { stall, type StallResult } from "./_bench/memory.ts";
 import { label, type Scenario } from "./_bench/scenario.ts";
 import {
@@ -38,6 +39,7 @@ import {
   HeapPeak,
   median,
   NO_PROBE,
+  readLoadAverage,
   runtimeKind,
   runtimeName,
   scriptArgs,
@@ -146,6 +148,7 @@ const groups: readonly (readonly Scenario[])[] = [
   ],
   [...dispatcherPeers, ...webstageScenarios.filter((s) => s.name.includes("Dispatcher"))],
   [...fanOutPeers, ...webstageScenarios.filter((s) => s.name.includes("broadcast("))],
+  workerScenarios,
 ];
 
 class WrongResult extends Error {
@@ -170,8 +173,12 @@ function check(scenario: Scenario, n: number, tally: Tally): void {
 let now = clock(false);
 
 async function runOnce(scenario: Scenario, n: number, probe = NO_PROBE): Promise<number> {
+  // Set-up that a scenario leaves out of its time (starting workers) happens first.
+  const run = scenario.prepare === undefined
+    ? () => scenario.run(n, probe)
+    : await withWatchdog(`${label(scenario)} (set-up)`, 120, () => scenario.prepare!(n, probe));
   const start = now();
-  const tally = await withWatchdog(label(scenario), 120, () => scenario.run(n, probe));
+  const tally = await withWatchdog(label(scenario), 120, run);
   const seconds = now() - start;
   check(scenario, n, tally);
   return seconds;
@@ -245,6 +252,7 @@ async function rowOf(
     maxDemand: scenario.maxDemand,
     eventsPerSecond: n / medianSeconds,
     medianSeconds,
+    fastestSeconds: Math.min(...times),
     runs: times.length,
     runSeconds: times,
     ...(options.cpuTime ? { clock: "cpu" as const } : {}),
@@ -489,6 +497,11 @@ async function main(): Promise<void> {
     );
     for (const v of some) note(verdictLine(v));
   }
+  const workers = workerVerdicts(rows).filter((v) => v.status !== "SKIP");
+  if (workers.length > 0) {
+    note(`\nWorkers (issue 13) on ${runtime}, ${navigatorCores()} cores${loadAverage()}:`);
+    for (const v of workers) note(`  ${pad(v.status, 4)}  ${pad(v.target, 88)} ${v.detail}`);
+  }
   if (failed) {
     write(
       "\nbench: at least one scenario consumed a wrong count or sum, or did not finish\n",
@@ -496,6 +509,18 @@ async function main(): Promise<void> {
     );
     failExit();
   }
+}
+
+/** `, load average 1.23` where /proc/loadavg can be read (other work on the machine skews ratios). */
+function loadAverage(): string {
+  const load = readLoadAverage();
+  return load === undefined ? "" : `, load average ${load}`;
+}
+
+function navigatorCores(): string {
+  const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator
+    ?.hardwareConcurrency;
+  return cores === undefined ? "unknown" : String(cores);
 }
 
 await main();

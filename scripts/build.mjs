@@ -6,7 +6,8 @@
 //    from deno.json, the one source of truth; a mismatch fails the build
 //    (`--sync` rewrites package.json instead).
 // 2. tsc compiles mod.ts and src/ to dist/ (ESM + .d.ts, web types only,
-//    `stripInternal`: no `@internal` declaration reaches the .d.ts files);
+//    `stripInternal`: no `@internal` declaration reaches the .d.ts files),
+//    then node.ts (the "./node" entry) with Node's types;
 //    the .d.ts files' "./x.ts" specifiers become "./x.js" (TypeScript issue
 //    61037), so TypeScript consumers older than 5.7 resolve them too, and
 //    the JSDoc examples in .js and .d.ts import "webstage" (the npm name)
@@ -77,13 +78,11 @@ if (mismatched.length) {
 } else console.log("in sync");
 
 // 2. tsc → dist/
-step("tsc -p tsconfig.build.json");
+step("tsc -p tsconfig.build.json, then tsconfig.node.json");
 rmSync(join(root, "dist"), { recursive: true, force: true });
-run(process.execPath, [
-  join(root, "node_modules", "typescript", "bin", "tsc"),
-  "-p",
-  "tsconfig.build.json",
-]);
+for (const project of ["tsconfig.build.json", "tsconfig.node.json"]) {
+  run(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", project]);
+}
 const walk = (dir) =>
   readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
@@ -150,7 +149,7 @@ try {
   writeFileSync(
     join(app, "main.mjs"),
     `import { readFileSync } from "node:fs";
-import { Consumer, Producer, ProducerConsumer, toReadableStream } from "webstage";
+import { Consumer, Producer, ProducerConsumer, toReadableStream, WorkerStage } from "webstage";
 const doubled = new ProducerConsumer({
   subscribeTo: [[Producer.from([1, 2, 3, 4]), { maxDemand: 2 }]],
   handleEvents: (events) => events.map((n) => n * 2),
@@ -169,6 +168,21 @@ const page = readFileSync("node_modules/webstage/dist/topology.html", "utf8");
 if (page !== topologyPage()) throw new Error("dist/topology.html is not topologyPage()");
 console.log("imported webstage from the tarball and ran a pipeline:", seen.join(" "));
 console.log("webstage/topology's page equals the shipped dist/topology.html");
+
+// webstage/node: a stage whose callback runs in a worker thread.
+const { NodeWorker } = await import("webstage/node");
+const { writeFileSync } = await import("node:fs");
+writeFileSync("square_worker.mjs",
+  'import { serveStage } from "webstage";\\n' +
+  "serveStage({ handleEvents: (events) => events.map((n) => n * n) });\\n");
+const squares = new WorkerStage(new URL("./square_worker.mjs", import.meta.url), {
+  Worker: NodeWorker,
+  subscribeTo: [[Producer.from([1, 2, 3, 4]), { maxDemand: 2 }]],
+});
+const squared = [];
+await new Consumer({ subscribeTo: [squares], handleEvents: (events) => void squared.push(...events) }).closed;
+if (squared.join() !== "1,4,9,16") throw new Error("unexpected squares: " + squared.join());
+console.log("imported webstage/node and ran a stage in a worker thread:", squared.join(" "));
 `,
   );
   run(process.execPath, ["main.mjs"], { cwd: app });
@@ -181,8 +195,12 @@ console.log("webstage/topology's page equals the shipped dist/topology.html");
   run(process.execPath, ["readme.mjs"], { cwd: app });
   writeFileSync(
     join(app, "main.ts"),
-    `import { Consumer, Producer, type SubscribeOptions } from "webstage";
+    `import { Consumer, Producer, type SubscribeOptions, WorkerStage } from "webstage";
+import { NodeWorker } from "webstage/node";
 const options: SubscribeOptions<number> = { maxDemand: 10 };
+export const squares: WorkerStage<number, number> = new WorkerStage<number, number>("./w.js", {
+  Worker: NodeWorker,
+});
 const consumer: Consumer<number> = new Consumer<number>({
   subscribeTo: [[Producer.from([1, 2, 3]), options]],
   handleEvents(events: number[]): void {

@@ -15,7 +15,7 @@ const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
 const checks = [
   ["deno fmt --check", deno, ["fmt", "--check"]],
   ["deno lint", deno, ["lint"]],
-  ["deno doc --lint mod.ts nats.ts redis.ts otel.ts topology.ts", deno, [
+  ["deno doc --lint mod.ts nats.ts redis.ts otel.ts topology.ts node.ts", deno, [
     "doc",
     "--lint",
     "mod.ts",
@@ -23,6 +23,7 @@ const checks = [
     "redis.ts",
     "otel.ts",
     "topology.ts",
+    "node.ts",
   ]],
   [
     "tsc: mod.ts, nats.ts, redis.ts, otel.ts, topology.ts and src/ with web types only (no Node, Deno or Bun)",
@@ -50,6 +51,7 @@ const checks = [
     "redis.ts",
     "otel.ts",
     "topology.ts",
+    "node.ts",
     "src/",
     "README.md",
   ]],

@@ -473,6 +473,4 @@ export class Outlet implements ProducerEnd {
     }
     this.#accumulated = null;
   }
-
-
 }

@@ -97,5 +97,39 @@ export class ShutdownTimeoutError extends Error {
     );
     this.name = "ShutdownTimeoutError";
     this.children = Object.freeze(children.slice());
+ * The reason a stage that runs in a worker ({@linkcode WorkerStage},
+ * {@linkcode WorkerConsumer}, a worker of a {@linkcode WorkerPool}) fails
+ * when its worker fails outside a callback: the module could not be loaded
+ * or threw while starting, an error escaped the callbacks (an uncaught
+ * exception in a timer, say), the worker closed itself or its thread exited.
+ * An exception thrown by a callback in the worker is not wrapped: the stage
+ * fails with that error, rebuilt on this side.
+ *
+ * @example Telling a dead worker from a failing callback
+ * ```ts
+ * import { WorkerError } from "@webstage/webstage";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new WorkerError("file:///app/hash.js", "closed itself");
+ * assert.equal(error.name, "WorkerError");
+ * assert.equal(error.message, "The worker file:///app/hash.js closed itself");
+ * assert.equal(error.url, "file:///app/hash.js");
+ * ```
+ */
+export class WorkerError extends Error {
+  /** The module URL the worker was started from. */
+  readonly url: string;
+
+  /**
+   * Builds the error for the worker started from `url`.
+   *
+   * @param url The worker's module URL.
+   * @param what What happened, completing "The worker <url> …".
+   * @param options `cause`: the error the worker reported, when there is one.
+   */
+  constructor(url: string, what: string, options?: ErrorOptions) {
+    super(`The worker ${url} ${what}`, options);
+    this.name = "WorkerError";
+    this.url = url;
   }
 }

@@ -226,3 +226,20 @@ export function formatBytes(bytes: number): string {
   if (Math.abs(bytes) >= 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
   return `${(bytes / 1024).toFixed(0)} kB`;
 }
+
+/** The one-minute load average from /proc/loadavg (Linux), or undefined. */
+export function readLoadAverage(): string | undefined {
+  try {
+    if (g.Deno !== undefined) {
+      const deno = g.Deno as unknown as { readTextFileSync(path: string): string };
+      return deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+    }
+    const builtin = (g.process as { getBuiltinModule?(name: string): unknown } | undefined)
+      ?.getBuiltinModule?.("node:fs") as
+        | { readFileSync(path: string, encoding: string): string }
+        | undefined;
+    return builtin?.readFileSync("/proc/loadavg", "utf8").split(" ")[0];
+  } catch {
+    return undefined;
+  }
+}

@@ -23,6 +23,11 @@ export interface Scenario {
   expect(n: number): Tally;
   /** Runs the pipeline once over `n` events and returns what was consumed. */
   run(n: number, probe: Probe): Promise<Tally>;
+  /**
+   * Builds the pipeline without running it (workers started and ready, say)
+   * and returns the part to time; when present, it is used instead of `run`.
+   */
+  prepare?(n: number, probe: Probe): Promise<() => Promise<Tally>>;
 }
 
 /** The name with the maxDemand: the key of rows, peers and the filter. */

@@ -16,6 +16,8 @@ export interface Row {
   readonly runs: number;
   /** The seconds of each timed run, in the order of the rounds. */
   readonly runSeconds: readonly number[];
+  /** The fastest timed run: on a shared machine, the least disturbed one. */
+  readonly fastestSeconds?: number;
   /** `"cpu"` when timed by process CPU time (`--cpu-time`); wall time otherwise. */
   readonly clock?: "cpu";
   /** Peak heap growth in bytes during one extra run (`--memory` only). */

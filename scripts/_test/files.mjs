@@ -34,3 +34,27 @@ export function findTestFiles(root, filters) {
     .map((path) => relative(root, path).split(sep).join("/"))
     .sort();
 }
+
+/**
+ * The worker modules the tests start by URL (.ts files in a _fixtures folder under tests/): no test
+ * imports them, so the type-checking lane names them itself.
+ *
+ * @param {string} root the repository root
+ * @returns {string[]} paths relative to root, with "/" separators, sorted
+ */
+export function findFixtureFiles(root) {
+  const found = [];
+  const walk = (dir, inFixtures) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path, inFixtures || entry.name === "_fixtures");
+      else if (inFixtures && entry.name.endsWith(".ts")) found.push(path);
+    }
+  };
+  try {
+    walk(join(root, "tests"), false);
+  } catch {
+    // no tests folder yet
+  }
+  return found.map((path) => relative(root, path).split(sep).join("/")).sort();
+}

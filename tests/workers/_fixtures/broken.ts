@@ -1,0 +1,2 @@
+// A worker module that throws while loading.
+throw new Error("broken module");
