@@ -97,6 +97,10 @@ export class ShutdownTimeoutError extends Error {
     );
     this.name = "ShutdownTimeoutError";
     this.children = Object.freeze(children.slice());
+  }
+}
+
+/**
  * The reason a stage that runs in a worker ({@linkcode WorkerStage},
  * {@linkcode WorkerConsumer}, a worker of a {@linkcode WorkerPool}) fails
  * when its worker fails outside a callback: the module could not be loaded

@@ -4,7 +4,7 @@
 /**
  * What webstage needs of a worker: the part of the web `Worker` interface it
  * uses. The platform's `Worker` (Deno, Bun, browsers) and `NodeWorker` (from
- * `@webstage/webstage/node`) both fit.
+ * the package's `/node` entry point) both fit.
  */
 export interface WorkerLike {
   /** Sends a message to the worker, moving the objects in `transfer`. */
@@ -40,7 +40,7 @@ export interface WorkerStartOptions {
 export interface WorkerCommonOptions<I> {
   /**
    * The worker constructor. On Node, which has no global `Worker`, pass
-   * `NodeWorker` from `@webstage/webstage/node` (npm: `webstage/node`).
+   * `NodeWorker` from the package's `/node` entry point.
    *
    * @default {globalThis.Worker}
    */

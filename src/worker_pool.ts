@@ -1,10 +1,9 @@
 import type { Dispatcher, DispatcherHost } from "./dispatcher.ts";
 import { DemandDispatcher } from "./dispatchers/demand_dispatcher.ts";
-import type { SubscribeOptions, Subscription } from "./subscription.ts";
-import { Producer } from "./producer.ts";
+import type { Source, SubscribeOptions, SubscribeTo, Subscription } from "./subscription.ts";
 import { ProducerConsumer } from "./producer_consumer.ts";
-import { Consumer, type Source, type SubscribeTo } from "./consumer.ts";
-import { Intensity, restartLimits } from "./supervisor.ts";
+import { Consumer } from "./consumer.ts";
+import { Intensity, restartLimits } from "./_intensity.ts";
 import { WorkerChannel, type WorkerConfig, workerConfig } from "./_worker_channel.ts";
 import type { WorkerCommonOptions } from "./worker_options.ts";
 import { ignore } from "./_streams.ts";
@@ -101,6 +100,9 @@ const SLOT_OPTIONS: SubscribeOptions<unknown> = { maxDemand: 1, minDemand: 0, re
  * every core. Upstream, it subscribes like a consumer (`subscribeTo`, with
  * the usual `maxDemand`, `minDemand`, cancel modes and `redeliver`);
  * downstream, it is a producer of the results, which consumers subscribe to.
+ * From the outside it is a `ProducerConsumer<I, O>`: its `writable` takes
+ * input events and its `readable` gives results, so
+ * `input.pipeThrough(pool)` works as with a `TransformStream`.
  *
  * Inside, an input stage cuts each upstream chunk into batches of at most
  * `batchSize` events and a `DemandDispatcher` hands each batch to a worker
@@ -147,7 +149,7 @@ const SLOT_OPTIONS: SubscribeOptions<unknown> = { maxDemand: 1, minDemand: 0, re
  * );
  * ```
  */
-export class WorkerPool<I, O> extends Producer<O> {
+export class WorkerPool<I, O> extends ProducerConsumer<I, O> {
   readonly #fan: ProducerConsumer<I, Envelope<I>>;
   readonly #keeper: Consumer<Envelope<I>>;
   readonly #config: WorkerConfig;
@@ -216,6 +218,8 @@ export class WorkerPool<I, O> extends Producer<O> {
       dispatcher: new AskWatcher(dispatcher as Dispatcher<O>, wake),
       signal: o.signal,
       bufferSize: Infinity,
+      // Its own inlet takes nothing: `subscribeTo` and `writable` lead to the input stage.
+      handleEvents: () => [],
     });
     ref.pool = this;
     this.#config = config;
@@ -247,6 +251,8 @@ export class WorkerPool<I, O> extends Producer<O> {
       handleSubscribe: () => "manual",
       handleEvents: ignore,
     });
+    // Its end follows the input stage's, which the pool observes.
+    this.#keeper.closed.then(ignore, ignore);
     this.#fan.closed.then(() => {
       this.#inputEnded = true;
       this.#checkEnd();
@@ -271,9 +277,19 @@ export class WorkerPool<I, O> extends Producer<O> {
    * @throws {TypeError} If `source` is not a producing stage or has stopped, or the pool has stopped.
    * @throws {RangeError} If `maxDemand` or `minDemand` is out of range.
    */
-  subscribeTo(source: Source<I>, options?: SubscribeOptions<I>): Subscription<I> {
+  override subscribeTo(source: Source<I>, options?: SubscribeOptions<I>): Subscription<I> {
     if (this.#ending) throw new TypeError("Cannot subscribe as the WorkerPool has stopped");
     return this.#fan.subscribeTo(source, options);
+  }
+
+  /**
+   * The pool's input as a `WritableStream` of single events, as a
+   * `TransformStream`'s `writable` (so `source.pipeThrough(pool)` works):
+   * written events go to the workers, paced by their demand. Closing it ends
+   * the input; the pool closes once the workers' results have all left.
+   */
+  override get writable(): WritableStream<I> {
+    return this.#fan.writable;
   }
 
   /**

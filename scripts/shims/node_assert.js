@@ -144,6 +144,12 @@ function deepStrictEqual(actual, expected, message) {
 }
 export { deepStrictEqual as deepEqual };
 
+/** Asserts that `actual` and `expected` are not deeply and strictly equal. */
+function notDeepStrictEqual(actual, expected, message) {
+  if (deepEqual(actual, expected)) raise(message, actual, expected, "notDeepStrictEqual");
+}
+export { notDeepStrictEqual as notDeepEqual };
+
 /** Throws an AssertionError with `message` (or rethrows it if it is an Error). */
 export function fail(message = "Failed") {
   raise(message, undefined, undefined, "fail");
@@ -259,6 +265,7 @@ Object.assign(assert, {
   equal,
   fail,
   match,
+  notDeepEqual: notDeepStrictEqual,
   notEqual,
   ok,
   rejects,

@@ -8,7 +8,7 @@ import {
   type Subscription,
   WorkerPool,
 } from "../../mod.ts";
-import { range, settle } from "../_helpers.ts";
+import { currentStreams, range, settle } from "../_helpers.ts";
 import { Census, fixture, Gate, noWorkers, terminateLeftovers } from "./_workers.ts";
 
 afterEach(terminateLeftovers);
@@ -240,9 +240,10 @@ describe("WorkerPool in real workers", { skip: noWorkers }, () => {
       subscribeTo: [source],
     });
     const { consumer } = collector(failed);
+    const consumerClosed = assert.rejects(consumer.closed, { message: "source broke" });
     await source.stop(new Error("source broke"));
     await assert.rejects(failed.closed, { message: "source broke" });
-    await assert.rejects(consumer.closed, { message: "source broke" });
+    await consumerClosed;
     await census.until(() => census.live === 0);
     assert.equal(census.started, 6);
     assert.equal(census.listeners, 0);
@@ -307,5 +308,32 @@ describe("WorkerPool faults", { skip: noWorkers }, () => {
     await census.until(() => census.live === 0);
     assert.equal(census.started, 3);
     assert.equal(census.listeners, 0);
+  });
+});
+
+describe("WorkerPool as a web stream", () => {
+  it("works in a pipe chain: a stream piped through the pool, every event once, in order", async () => {
+    if (noWorkers) return; // workerd: no workers (the constructor's error is tested elsewhere)
+    const census = new Census();
+    const total = 2000;
+    const pool = new WorkerPool<number, number>(fixture("map"), {
+      Worker: census.Worker,
+      workers: 2,
+      batchSize: 100,
+      data: { factor: 3 },
+    });
+    const { ReadableStream, WritableStream } = currentStreams();
+    const source = new ReadableStream<number>({
+      start(controller) {
+        for (const n of range(0, total)) controller.enqueue(n);
+        controller.close();
+      },
+    });
+    const seen: number[] = [];
+    await source.pipeThrough(pool).pipeTo(new WritableStream({ write: (n) => void seen.push(n) }));
+    await pool.closed;
+    assert.deepEqual(seen, range(0, total).map((n) => n * 3));
+    assert.equal(census.eventsSent, total);
+    assert.equal(census.live, 0);
   });
 });
