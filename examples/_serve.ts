@@ -5,6 +5,8 @@
 // its body (so a `monitor` stream behind it stops). Not a library module:
 // examples may use runtime APIs, src/ may not.
 
+import type { ServerResponse } from "node:http";
+
 /** A fetch-style request handler. */
 export type Handler = (request: Request) => Response | Promise<Response>;
 
@@ -66,6 +68,25 @@ export async function serve(handler: Handler, options: ServeOptions): Promise<Se
   return await serveNode(handler, options.port, hostname, url);
 }
 
+/**
+ * Sends a fetch `Response` to a node:http response: the body is paced by the
+ * socket's back pressure (a slow client reads fewer snapshots), and a client
+ * that leaves cancels it.
+ */
+export async function sendToNode(response: Response, res: ServerResponse): Promise<void> {
+  res.writeHead(response.status, Object.fromEntries(response.headers));
+  if (response.body === null) return void res.end();
+  const reader = response.body.getReader();
+  res.on("close", () => {
+    if (!res.writableFinished) reader.cancel("client gone").catch(() => {});
+  });
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return void res.end();
+    if (!res.write(value)) await new Promise((resolve) => res.once("drain", resolve));
+  }
+}
+
 /** node:http, with a fetch Request built from each request and the Response streamed back. */
 async function serveNode(
   handler: Handler,
@@ -84,21 +105,7 @@ async function serveNode(
       ) as [string, string][],
       signal: controller.signal,
     });
-    (async () => {
-      const response = await handler(request);
-      res.writeHead(response.status, Object.fromEntries(response.headers));
-      if (response.body === null) return void res.end();
-      const reader = response.body.getReader();
-      res.on("close", () => {
-        if (!res.writableFinished) reader.cancel("client gone").catch(() => {});
-      });
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return void res.end();
-        // The socket's back pressure paces the body, so a slow client reads fewer snapshots.
-        if (!res.write(value)) await new Promise((resolve) => res.once("drain", resolve));
-      }
-    })().catch((error) => {
+    (async () => sendToNode(await handler(request), res))().catch((error) => {
       if (!controller.signal.aborted) console.error(error);
       res.destroy();
     });

@@ -17,6 +17,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import worker from "../edge_worker.ts";
+import { sendToNode } from "../_serve.ts";
 
 /** A running example server. */
 export interface ExampleServer {
@@ -41,23 +42,6 @@ async function bundleApp(): Promise<string> {
   return result.outputFiles[0].text;
 }
 
-/** Sends a fetch `Response` to Node's response, cancelling its body if the client leaves. */
-async function send(response: Response, res: ServerResponse): Promise<void> {
-  res.writeHead(response.status, Object.fromEntries(response.headers));
-  if (response.body === null) return void res.end();
-  const reader = response.body.getReader();
-  res.on("close", () => {
-    if (!res.writableFinished) reader.cancel("client gone").catch(() => {});
-  });
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return void res.end();
-    // Respect the socket's back pressure, so the stages are paced by the client.
-    if (!res.write(value)) await new Promise((resolve) => res.once("drain", resolve));
-  }
-}
-
-/** Starts the server on 127.0.0.1 (`port` 0 picks a free port). */
 export async function startServer(port = 0): Promise<ExampleServer> {
   const [html, app] = await Promise.all([readFile(here("./index.html"), "utf8"), bundleApp()]);
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -67,7 +51,7 @@ export async function startServer(port = 0): Promise<ExampleServer> {
     } else if (url.pathname === "/app.js") {
       res.writeHead(200, { "content-type": "text/javascript; charset=utf-8" }).end(app);
     } else if (url.pathname === "/collatz") {
-      await send(worker.fetch(new Request(url)), res);
+      await sendToNode(worker.fetch(new Request(url)), res);
     } else {
       res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("Not found\n");
     }
