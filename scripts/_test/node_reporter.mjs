@@ -33,6 +33,16 @@ export default async function* reporter(source) {
       }
       continue;
     }
+    if (
+      event.type === "test:diagnostic" &&
+      /generated asynchronous activity after the test ended/.test(data.message ?? "")
+    ) {
+      // An error raised after its test ended (an unobserved stage failure, a
+      // stray rejection) fails the run instead of passing as a note.
+      const path = ["after a test ended"];
+      yield `${JSON.stringify({ file, path, status: "fail", kind: "test", error: data.message })}\n`;
+      continue;
+    }
     if (event.type === "test:start") {
       const stack = stacks.get(file) ?? [];
       stack.length = data.nesting;
