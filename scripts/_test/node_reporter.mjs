@@ -39,8 +39,8 @@ export default async function* reporter(source) {
     ) {
       // An error raised after its test ended (an unobserved stage failure, a
       // stray rejection) fails the run instead of passing as a note.
-      const path = ["after a test ended"];
-      yield `${JSON.stringify({ file, path, status: "fail", kind: "test", error: data.message })}\n`;
+      const line = { file, path: ["after a test ended"], status: "fail", kind: "test" };
+      yield `${JSON.stringify({ ...line, error: data.message })}\n`;
       continue;
     }
     if (event.type === "test:start") {
