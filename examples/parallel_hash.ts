@@ -79,9 +79,9 @@ async function workerClass(): Promise<WorkerConstructor> {
 async function hash(input: string, output: string, workers: number, rounds: number) {
   const size = statSync(input).size;
   let bytesRead = 0;
-  const bytes = Readable.toWeb(createReadStream(input)) as ReadableStream<Uint8Array>;
+  const bytes = Readable.toWeb(createReadStream(input)) as ReadableStream<Uint8Array<ArrayBuffer>>;
   const counted = bytes.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
+    new TransformStream<Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>>({
       transform(chunk, controller) {
         bytesRead += chunk.byteLength;
         controller.enqueue(chunk);

@@ -34,6 +34,11 @@ const checks = [
       "tsconfig.web.json",
     ],
   ],
+  ["deno check: the scripts' and examples' TypeScript", deno, [
+    "check",
+    "scripts/",
+    "examples/",
+  ]],
   ["src/topology/_page.ts is built from _page.html and _client.ts", process.execPath, [
     join(root, "scripts", "build_topology.mjs"),
     "--check",

@@ -13,7 +13,7 @@ import { NodeWorker } from "../../node.ts";
 import { cpu, KERNELS, ROUNDS } from "./kernel.ts";
 import { formatRate, type Probe, type Tally } from "./measure.ts";
 import { doubled, integers, label, type Scenario, sumInto } from "./scenario.ts";
-import type { Row, Verdict } from "./targets.ts";
+import type { Row, Status } from "./targets.ts";
 
 type Kernel = keyof typeof KERNELS;
 
@@ -304,6 +304,13 @@ function ratio(
   };
 }
 
+/** A line of the workers' verdicts: a target or a figure, and what this run measured. */
+export interface WorkerVerdict {
+  readonly status: Status | "SKIP";
+  readonly target: string;
+  readonly detail: string;
+}
+
 /**
  * The targets of issue 13 (2 workers ≥ 1.7 × one worker and ≥ 1.6 ×
  * in-process, on this 2-core machine; judged on the medians, with the ratio
@@ -312,8 +319,8 @@ function ratio(
  * through one worker at batches of 100 and 1000, seconds per event =
  * in-process + per event + per batch / batch size.
  */
-export function workerVerdicts(rows: ReadonlyMap<string, Row>): Verdict[] {
-  const out: Verdict[] = [];
+export function workerVerdicts(rows: ReadonlyMap<string, Row>): WorkerVerdict[] {
+  const out: WorkerVerdict[] = [];
   const two = cpuPool2;
   for (const [peer, factor] of [[cpuPool1, 1.7], [cpuInProcess, 1.6]] as const) {
     const target = `${label(two)} >= ${factor} x ${label(peer)}`;
