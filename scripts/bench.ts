@@ -55,6 +55,8 @@ interface Options {
   readonly memory: boolean;
   readonly cpuTime: boolean;
   readonly sequential: boolean;
+  /** Whether a full collection precedes each timed run (`--no-collect` turns it off). */
+  readonly collect: boolean;
   /** Only the scenarios the targets compare (`--quick`). */
   readonly targetsOnly: boolean;
   readonly filter: string | undefined;
@@ -64,7 +66,7 @@ interface Options {
 const extremes = new WeakMap<Row, { min: number; max: number }>();
 
 const USAGE = `Usage: bench [filter] [--quick] [--n <count>] [--runs <k>] [--json] [--memory]
-             [--cpu-time] [--sequential]
+             [--cpu-time] [--sequential] [--no-collect]
 
   filter        run only the scenarios whose label contains this text (case-insensitive),
                 e.g. "P->C", "@10", "webstage", "Dispatcher", and the peers their ratios need
@@ -79,6 +81,9 @@ const USAGE = `Usage: bench [filter] [--quick] [--n <count>] [--runs <k>] [--jso
                 machine; counts GC and compiler threads too)
   --sequential  all runs of a scenario back to back, scenario after scenario, instead of
                 in rounds (ratios then suffer more from changes of load on a shared machine)
+  --no-collect  no forced full collection before each timed run: each run then meets the
+                garbage of the runs before it, but keeps its optimised code (V8 deoptimises code
+                that embeds objects a full collection freed, e.g. the previous run's stages)
   --memory      also report peak heap growth per scenario (one extra run each) and the
                 stalled-reader test: broadcast(source, 2) against tee()
 `;
@@ -89,6 +94,7 @@ const MAX_EVENTS = 90_000_000;
 function parse(args: string[]): Options {
   let n: number | undefined, runs: number | undefined;
   let json = false, memory = false, cpuTime = false, sequential = false, quick = false;
+  let collect = true;
   let filter: string | undefined;
   const count = (flag: string, value: string | undefined, min: number): number => {
     const parsed = Number(value?.replaceAll("_", ""));
@@ -105,6 +111,7 @@ function parse(args: string[]): Options {
     else if (flag === "--memory") memory = true;
     else if (flag === "--cpu-time") cpuTime = true;
     else if (flag === "--sequential") sequential = true;
+    else if (flag === "--no-collect") collect = false;
     else if (flag === "--quick") quick = true;
     else if (flag === "--n") n = count("--n", inline ?? args[++i], 1);
     else if (flag === "--runs") runs = count("--runs", inline ?? args[++i], 1);
@@ -117,6 +124,7 @@ function parse(args: string[]): Options {
         memory,
         cpuTime,
         sequential,
+        collect,
         targetsOnly: quick,
         filter: "\0help",
       };
@@ -131,7 +139,7 @@ function parse(args: string[]): Options {
       `--n must be <= ${MAX_EVENTS} so that every sum stays exact: current value is ${n}`,
     );
   }
-  return { n, runs, json, memory, cpuTime, sequential, targetsOnly: quick, filter };
+  return { n, runs, json, memory, cpuTime, sequential, collect, targetsOnly: quick, filter };
 }
 
 /** Scenario groups in table order: peers first, so each webstage row can show its ratio. */
@@ -205,7 +213,7 @@ async function timeAll(
     try {
       // A full collection before each timed run, where the runtime allows it, so that
       // one run (or scenario) does not pay for the garbage of the one before.
-      if (timed) collect();
+      if (timed && options.collect) collect();
       const seconds = await runOnce(scenario, n);
       if (timed) times.get(scenario)!.push(seconds);
     } catch (error) {
@@ -434,7 +442,8 @@ async function main(): Promise<void> {
   if (!options.json) {
     write(
       `webstage benchmark on ${runtime}: --n ${options.n}, ${options.runs} runs + 1 warm-up per scenario` +
-        `${options.sequential ? ", scenario by scenario" : ", in rounds"}, ` +
+        `${options.sequential ? ", scenario by scenario" : ", in rounds"}` +
+        `${options.collect ? "" : ", no forced collection between runs"}, ` +
         `median ${options.cpuTime ? "CPU" : "wall"} time.\n` +
         `spread = (slowest - fastest run) / median; ratio = events/s over the peer's in this run;\n` +
         `GenStage = over GenStage 1.3.2's figure from issue 6. The machine may be shared: figures are noisy.\n\n`,
