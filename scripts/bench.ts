@@ -55,7 +55,7 @@ interface Options {
   readonly memory: boolean;
   readonly cpuTime: boolean;
   readonly sequential: boolean;
-  /** Whether a full collection precedes each timed run (`--no-collect` turns it off). */
+  /** Whether a full collection precedes each timed run (`--collect`). */
   readonly collect: boolean;
   /** Only the scenarios the targets compare (`--quick`). */
   readonly targetsOnly: boolean;
@@ -66,7 +66,7 @@ interface Options {
 const extremes = new WeakMap<Row, { min: number; max: number }>();
 
 const USAGE = `Usage: bench [filter] [--quick] [--n <count>] [--runs <k>] [--json] [--memory]
-             [--cpu-time] [--sequential] [--no-collect]
+             [--cpu-time] [--sequential] [--collect]
 
   filter        run only the scenarios whose label contains this text (case-insensitive),
                 e.g. "P->C", "@10", "webstage", "Dispatcher", and the peers their ratios need
@@ -81,9 +81,10 @@ const USAGE = `Usage: bench [filter] [--quick] [--n <count>] [--runs <k>] [--jso
                 machine; counts GC and compiler threads too)
   --sequential  all runs of a scenario back to back, scenario after scenario, instead of
                 in rounds (ratios then suffer more from changes of load on a shared machine)
-  --no-collect  no forced full collection before each timed run: each run then meets the
-                garbage of the runs before it, but keeps its optimised code (V8 deoptimises code
-                that embeds objects a full collection freed, e.g. the previous run's stages)
+  --collect     a forced full collection before each timed run, so that no run meets the
+                garbage of the one before; but V8 then deoptimises the code that embedded
+                what it freed (the previous run's stages and callbacks), and the timed run
+                measures that code warming up again (it takes 4-5 runs of 2 M events)
   --memory      also report peak heap growth per scenario (one extra run each) and the
                 stalled-reader test: broadcast(source, 2) against tee()
 `;
@@ -94,7 +95,7 @@ const MAX_EVENTS = 90_000_000;
 function parse(args: string[]): Options {
   let n: number | undefined, runs: number | undefined;
   let json = false, memory = false, cpuTime = false, sequential = false, quick = false;
-  let collect = true;
+  let collect = false;
   let filter: string | undefined;
   const count = (flag: string, value: string | undefined, min: number): number => {
     const parsed = Number(value?.replaceAll("_", ""));
@@ -111,7 +112,7 @@ function parse(args: string[]): Options {
     else if (flag === "--memory") memory = true;
     else if (flag === "--cpu-time") cpuTime = true;
     else if (flag === "--sequential") sequential = true;
-    else if (flag === "--no-collect") collect = false;
+    else if (flag === "--collect") collect = true;
     else if (flag === "--quick") quick = true;
     else if (flag === "--n") n = count("--n", inline ?? args[++i], 1);
     else if (flag === "--runs") runs = count("--runs", inline ?? args[++i], 1);
@@ -211,8 +212,9 @@ async function timeAll(
   const attempt = async (scenario: Scenario, n: number, timed: boolean) => {
     if (!times.has(scenario)) return;
     try {
-      // A full collection before each timed run, where the runtime allows it, so that
-      // one run (or scenario) does not pay for the garbage of the one before.
+      // No forced collection by default: one makes V8 throw away the optimised code
+      // that embedded the objects it freed, and runs of a few tens of milliseconds then
+      // time the code warming up again. The rounds share the garbage out instead.
       if (timed && options.collect) collect();
       const seconds = await runOnce(scenario, n);
       if (timed) times.get(scenario)!.push(seconds);
@@ -407,10 +409,13 @@ async function main(): Promise<void> {
   const kind = runtimeKind();
   const note = (text: string) => write(text + "\n", options.json ? "stderr" : "stdout");
   await loadNodeStream();
-  if ((await findCollector()) === undefined) {
+  if ((options.collect || options.memory) && (await findCollector()) === undefined) {
     note(
-      "note: no way to force garbage collection here: runs are not separated by a full GC" +
-        (options.memory ? " and heap figures include uncollected garbage" : ""),
+      "note: no way to force garbage collection here: " +
+        [
+          ...(options.collect ? ["runs are not separated by a full GC"] : []),
+          ...(options.memory ? ["heap figures include uncollected garbage"] : []),
+        ].join(" and "),
     );
   }
   const all = groups.flat();
@@ -443,7 +448,7 @@ async function main(): Promise<void> {
     write(
       `webstage benchmark on ${runtime}: --n ${options.n}, ${options.runs} runs + 1 warm-up per scenario` +
         `${options.sequential ? ", scenario by scenario" : ", in rounds"}` +
-        `${options.collect ? "" : ", no forced collection between runs"}, ` +
+        `${options.collect ? ", a full collection before each" : ""}, ` +
         `median ${options.cpuTime ? "CPU" : "wall"} time.\n` +
         `spread = (slowest - fastest run) / median; ratio = events/s over the peer's in this run;\n` +
         `GenStage = over GenStage 1.3.2's figure from issue 6. The machine may be shared: figures are noisy.\n\n`,
