@@ -18,6 +18,7 @@
 import { dispatcherPeers, fanOutPeers, loadNodeStream, rtwPeers, rwPeers } from "./_bench/peers.ts";
 import { broadcastAvailable, broadcastTwo, webstageScenarios } from "./_bench/webstage.ts";
 import { workerScenarios, workerVerdicts } from "./_bench/workers.ts";
+import { batchScenarios, mapScenarios } from "./_bench/blocks.ts";
 import { stall, type StallResult } from "./_bench/memory.ts";
 import { label, type Scenario } from "./_bench/scenario.ts";
 import {
@@ -154,9 +155,11 @@ const groups: readonly (readonly Scenario[])[] = [
   [
     ...rtwPeers,
     ...webstageScenarios.filter((s) => s.name === "webstage P->PC->C" || s.name === FACES),
+    ...batchScenarios,
   ],
   [...dispatcherPeers, ...webstageScenarios.filter((s) => s.name.includes("Dispatcher"))],
   [...fanOutPeers, ...webstageScenarios.filter((s) => s.name.includes("broadcast("))],
+  mapScenarios,
   workerScenarios,
 ];
 
@@ -420,7 +423,7 @@ async function main(): Promise<void> {
   }
   const all = groups.flat();
   const goals = targets(all, kind).filter((goal) =>
-    !options.targetsOnly || goal.issue === 15 || goal.issue === 12
+    !options.targetsOnly || goal.issue === 15 || goal.issue === 12 || goal.issue === 11
   );
   const matches = (s: Scenario) =>
     (options.filter === undefined || label(s).toLowerCase().includes(options.filter)) &&
@@ -498,7 +501,7 @@ async function main(): Promise<void> {
   if (options.json) {
     for (const v of results) write(JSON.stringify(v) + "\n");
   }
-  for (const issue of [15, 12, 6]) {
+  for (const issue of [15, 12, 11, 6]) {
     const some = results.filter((v) => v.issue === issue);
     if (some.length === 0) continue;
     note(
@@ -507,6 +510,8 @@ async function main(): Promise<void> {
           `[lowest-highest ratio of one round]; a MISS does not fail the run:`
         : issue === 12
         ? `\nThe cost of watching (issue 12) on ${runtime}:`
+        : issue === 11
+        ? `\nThe building blocks (issue 11) on ${runtime}:`
         : `\nEarlier targets (issue 6) on ${runtime}:`,
     );
     for (const v of some) note(verdictLine(v));

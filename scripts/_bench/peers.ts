@@ -210,6 +210,11 @@ export async function loadNodeStream(): Promise<void> {
   }
 }
 
+/** `node:stream` once `loadNodeStream` has run, or undefined where the runtime has none. */
+export function nodeStreamModule(): NodeStreamModule | undefined {
+  return nodeStream;
+}
+
 function noNodeStream(): string | undefined {
   return nodeStream === undefined ? "this runtime has no node:stream: scenario skipped" : undefined;
 }

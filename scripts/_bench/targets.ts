@@ -4,6 +4,7 @@
 import type { runtimeKind } from "./measure.ts";
 import { label, type Scenario } from "./scenario.ts";
 import { formatRate } from "./measure.ts";
+import { BLOCK_LABELS } from "./blocks.ts";
 
 /** One measured scenario, as printed with `--json` (plus the label). */
 export interface Row {
@@ -116,6 +117,23 @@ const issue15: readonly Target[] = [
   })),
 ];
 
+/**
+ * Issue 11 point 8: map with 8 calls in flight over a 1 ms wait ≥ 1 × the
+ * best of Node's readable.map and the Promise pools; batch(100) ≥ 0.5 ×
+ * producer → producer-consumer → consumer at 1000.
+ */
+const issue11: readonly Target[] = [
+  ...BLOCK_LABELS.mapPeers.map((peer) => t(BLOCK_LABELS.map, peer, 1, undefined, 11)),
+  t(BLOCK_LABELS.batch, "webstage P->PC->C @1000", 0.5, undefined, 11),
+  t(
+    BLOCK_LABELS.batch,
+    BLOCK_LABELS.handBatch,
+    null,
+    "batch over a hand-written batching stage",
+    11,
+  ),
+];
+
 function t(
   subject: string,
   peer: string,
@@ -128,7 +146,7 @@ function t(
     : { issue, subject, peer, factor, note };
 }
 
-/** Every target for this runtime: issue 15's, then those of issue 6 not replaced by them. */
+/** Every target for this runtime: issue 15's, issue 11's, then those of issue 6 not replaced by them. */
 export function targets(scenarios: readonly Scenario[], kind: Kind): Target[] {
   const issue6: Target[] = [];
   for (const scenario of scenarios) {
@@ -153,7 +171,7 @@ export function targets(scenarios: readonly Scenario[], kind: Kind): Target[] {
       6,
     ),
   );
-  return [...issue15, ...issue6];
+  return [...issue15, ...issue11, ...issue6];
 }
 
 /** The labels a subject's targets compare it with: measured along with it. */
