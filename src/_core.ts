@@ -58,7 +58,12 @@ export type Message =
   | { readonly k: typeof DELIVER_INFO; readonly message: unknown }
   | { readonly k: typeof MODE; readonly mode: "forward" | "accumulate" }
   | { readonly k: typeof CHECK }
-  | { readonly k: typeof CALL; readonly call: () => MaybePromise }
+  | {
+    readonly k: typeof CALL;
+    readonly call: () => MaybePromise;
+    /** Called instead when the stage stops before the call's turn comes. */
+    readonly discard?: () => void;
+  }
   | EventsMessage;
 
 export interface InfoMessage {

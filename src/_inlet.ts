@@ -201,8 +201,9 @@ export class Inlet {
     if (isThenable(result)) {
       result = Promise.resolve(result).then(undefined, (error) => {
         // Failed: these events were not handled. If the stage stopped meanwhile
-        // (they stayed with the producer, see Link.takeUnhandled), say so now.
-        if (this.#ctx.stopped) link.dropHead(link.inProgress);
+        // (they stayed with the producer, see Link.takeUnhandled), say so now,
+        // unless the stop gave them back to be sent again (`redeliver`).
+        if (this.#ctx.stopped && !link.redelivered) link.dropHead(link.inProgress);
         link.inProgress = 0;
         throw error;
       });
@@ -275,7 +276,10 @@ export class Inlet {
     const redeliver = reason !== "normal" && reason !== undefined;
     for (const link of this.upstream) {
       // Posted before the detach's cancel, which the producer then ignores.
-      if (redeliver && link.options.redeliver) link.source.cancelled(link, reason, true);
+      if (redeliver && link.options.redeliver) {
+        link.redelivered = true;
+        link.source.cancelled(link, reason, true);
+      }
       link.detach(reason);
       link.settle();
       this.#remember(link);

@@ -32,6 +32,12 @@ export interface ProducerEnd {
   handled(link: AnyLink, events: unknown[]): void;
   /** A consumer that took events over (`delegate`) failed to handle these, and gives up on them. */
   dropped?(link: AnyLink, events: unknown[]): void;
+  /**
+   * A consumer that took events over (`delegate`) stopped abnormally before
+   * handling these, on a `redeliver` link: they are to be sent again.
+   * `low` bounds their positions in the producer's output.
+   */
+  giveBack?(link: AnyLink, events: unknown[], low: number): void;
   /** The producer's name, for stats. */
   readonly name?: string;
   /** The consumer takes the producer's failure in hand (it stops with it). */
@@ -51,6 +57,13 @@ export const AUTOMATIC_ASK =
 let linkOf: (view: Subscription<unknown>) => AnyLink | undefined;
 
 /**
+ * What became of events taken over by `delegate`: handled, failed (given
+ * up on), or interrupted by the consumer's abnormal stop (sent again on a
+ * `redeliver` link, given up on otherwise).
+ */
+export type Fate = "handled" | "failed" | "interrupted";
+
+/**
  * For a consumer whose work on a chunk outlives its handleEvents (a
  * ConsumerSupervisor's tasks): takes over the fate of the chunk's events
  * (see Link.delegate). Undefined when the producer keeps nothing.
@@ -58,7 +71,7 @@ let linkOf: (view: Subscription<unknown>) => AnyLink | undefined;
 export function delegate<T>(
   subscription: unknown,
   count: number,
-): ((events: T[], handled: boolean) => void) | undefined {
+): ((events: T[], fate: Fate) => void) | undefined {
   return linkFor(subscription)?.delegate(count);
 }
 
@@ -123,6 +136,12 @@ export class Link<T> {
   unfinished = 0;
   /** Events of the chunk whose handleEvents is running (they may still be handled). */
   inProgress = 0;
+  /**
+   * Consumer side: the consumer stopped and gave back what it had not
+   * handled, the chunk in progress included, to be sent again: that chunk
+   * no longer reports itself.
+   */
+  redelivered = false;
   /** Consumer side: the batch the pump read last has been handled. */
   delivered = true;
   /** Consumer side: lets the pump read the next batch. */
@@ -354,16 +373,20 @@ export class Link<T> {
    * The consumer takes over the fate of the next `count` events (a
    * ConsumerSupervisor, whose tasks end in any order): they leave the
    * link's keeping, and the returned function tells the producer, event by
-   * event, which were handled. Undefined for an untracked link.
+   * event, what became of them. Undefined for an untracked link.
    */
-  delegate(count: number): ((events: T[], handled: boolean) => void) | undefined {
+  delegate(count: number): ((events: T[], fate: Fate) => void) | undefined {
     if (this.#sent === undefined || count === 0) return undefined;
+    const low = this.low;
     this.#take(count);
     this.#delegated += count;
     this.inProgress = Math.max(0, this.inProgress - count);
-    return (events, handled) => {
-      if (handled) this.source.handled(this, events);
-      else this.source.dropped?.(this, events);
+    return (events, fate) => {
+      if (events.length === 0) return;
+      if (fate === "handled") this.source.handled(this, events);
+      else if (fate === "interrupted" && this.options.redeliver && this.source.giveBack) {
+        this.source.giveBack(this, events, low);
+      } else this.source.dropped?.(this, events);
     };
   }
 

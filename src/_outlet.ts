@@ -7,6 +7,7 @@ import type { Dispatcher, DispatcherHost } from "./dispatcher.ts";
 import type { AnyLink, ProducerEnd } from "./_link.ts";
 import {
   ASK,
+  CALL,
   CANCEL,
   CHECK,
   type CoreConfig,
@@ -171,6 +172,16 @@ export class Outlet implements ProducerEnd {
 
   observe(): void {
     this.#ctx.observe();
+  }
+
+  giveBack(link: AnyLink, events: unknown[], low: number): void {
+    const unhandled = () => this.dropped(link, events);
+    if (this.#ctx.stopped) return unhandled();
+    this.#ctx.post({
+      k: CALL,
+      call: () => (this.#ctx.stopped ? unhandled() : this.#putBack(link, events, low)),
+      discard: unhandled,
+    });
   }
 
   dropped(_link: AnyLink, events: unknown[]): void {
@@ -392,6 +403,15 @@ export class Outlet implements ProducerEnd {
       if (this.#unacked.length > 0) this.advance();
       return;
     }
+    this.#putBack(link, events, low);
+  }
+
+  /**
+   * Dispatches `events` a consumer of `link` gave back before anything else
+   * (through the dispatcher's `redeliver` when it has one, else from the
+   * front of the buffer); `low` bounds their output positions.
+   */
+  #putBack(link: AnyLink, events: unknown[], low: number): void {
     const dispatcher = this.#dispatcher;
     this.#lowFor(low);
     if (dispatcher.redeliver !== undefined && low < this.#heldLow) this.#heldLow = low;

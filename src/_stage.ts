@@ -349,6 +349,7 @@ export class StageCore implements StageContext {
   /** Drops a message a stopped stage will never handle, telling whoever waits on it. */
   #discard(message: Message): void {
     if (message.k === SUBSCRIBE) message.link.end(this.reason);
+    else if (message.k === CALL) message.discard?.();
   }
 
   /** What a failed callback stops the stage with: never a reason that reads as a normal end. */

@@ -2,7 +2,7 @@ import type { SubscribeOptions, Subscription } from "./subscription.ts";
 import type { Source, SubscribeTo } from "./subscription.ts";
 import { Consumer } from "./consumer.ts";
 import { sourceCore } from "./_config.ts";
-import { delegate } from "./_link.ts";
+import { delegate, type Fate } from "./_link.ts";
 import { giveBack } from "./_demand.ts";
 import { stageName } from "./_names.ts";
 import { describe, reportUnobserved } from "./_report.ts";
@@ -173,7 +173,7 @@ interface Task<T> {
   /** The pending timer of the next run. */
   timer: unknown;
   /** Tells the event's producer whether it was handled (when the producer keeps track). */
-  readonly report: ((events: T[], handled: boolean) => void) | undefined;
+  readonly report: ((events: T[], fate: Fate) => void) | undefined;
 }
 
 /** The validated retry policy. */
@@ -391,7 +391,10 @@ export class ConsumerSupervisor<T> {
   /**
    * Stops now with `reason` (default `"normal"`): the subscriptions are
    * cancelled and the tasks' signal is aborted with `reason`. Resolves once
-   * stopped, without waiting for the tasks.
+   * stopped, without waiting for the tasks. The events of the tasks cut
+   * short count as never handled, unless the reason is abnormal (an error,
+   * `"shutdown"`) and their subscription has `redeliver`: then they go back
+   * to their producer, to be sent again in the order the tasks started.
    */
   stop(reason: unknown = "normal"): Promise<void> {
     if (!this.#stopped) {
@@ -477,7 +480,7 @@ export class ConsumerSupervisor<T> {
   #start(events: T[], subscription: Subscription<T>): void {
     // The tasks end in any order: each tells the producer about its own event.
     const report = delegate<T>(subscription, events.length);
-    if (this.#stopped) return report?.(events, false);
+    if (this.#stopped) return report?.(events, this.#cut());
     const demand = this.#demands.get(subscription);
     this.#inBatch = true;
     let i = 0;
@@ -494,7 +497,7 @@ export class ConsumerSupervisor<T> {
       this.#run(task);
     }
     this.#inBatch = false;
-    if (i < events.length) report?.(events.slice(i), false);
+    if (i < events.length) report?.(events.slice(i), this.#cut());
     if (demand !== undefined) this.#giveBack(demand);
   }
 
@@ -556,7 +559,7 @@ export class ConsumerSupervisor<T> {
   #ended(task: Task<T>, handled: boolean): void {
     task.controller = undefined;
     if (!this.#tasks.delete(task) || this.#stopped) return;
-    task.report?.([task.event], handled);
+    task.report?.([task.event], handled ? "handled" : "failed");
     const demand = task.demand;
     if (demand !== undefined) {
       demand.pending++;
@@ -583,6 +586,16 @@ export class ConsumerSupervisor<T> {
     if (this.#draining && this.#tasks.size === 0) this.#end("normal");
   }
 
+  /**
+   * The fate of events whose tasks the stop cuts short: sent again on a
+   * `redeliver` subscription when the stop is abnormal (as a consumer stage
+   * gives back what it has not handled), given up on after a normal stop.
+   */
+  #cut(): Fate {
+    const reason = this.#reason;
+    return reason !== "normal" && reason !== undefined ? "interrupted" : "failed";
+  }
+
   /** Stops with a failure from within: reported if nothing observes it. */
   #fail(reason: unknown): void {
     if (this.#stopped) return;
@@ -603,7 +616,18 @@ export class ConsumerSupervisor<T> {
     }
     for (const task of tasks) task.controller?.abort(reason);
     // What the tasks still running do from now on is ignored: they were not handled.
-    for (const task of tasks) task.report?.([task.event], false);
+    // One report per chunk, the events in the order their tasks started, and
+    // the last chunk first: each goes back ahead of what is there, so they go
+    // out again in their first order.
+    const cut = new Map<(events: T[], fate: Fate) => void, T[]>();
+    for (const task of tasks) {
+      if (task.report === undefined) continue;
+      const events = cut.get(task.report);
+      if (events === undefined) cut.set(task.report, [task.event]);
+      else events.push(task.event);
+    }
+    const fate = this.#cut();
+    for (const [report, events] of [...cut].reverse()) report(events, fate);
     const terminate = this.#terminate;
     if (terminate === undefined) return this.#settle(reason);
     let result: void | Promise<void>;

@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   Consumer,
+  ConsumerSupervisor,
   Producer,
   ProducerConsumer,
   type Source,
@@ -166,5 +167,125 @@ describe("redeliver through double faults in a chain", () => {
     await finish(Producer.from(range(0, 1000)), tally);
     assert.deepEqual(tally.missing(), []);
     assert.equal(tally.handled, 1000);
+  });
+});
+
+describe("redeliver when a chunk fails after its consumer stopped", () => {
+  // Found by `npm run chaos -- --seeds 1000` (seeds 121, 193…, rest_for_one): a
+  // consumer is shut down while its async handleEvents runs and its producer is
+  // busy, so the producer takes the give-back later; the chunk then fails, and
+  // reported its events as never handled before the give-back could resend them.
+  for (const kind of ["Consumer", "ProducerConsumer"] as const) {
+    it(`a ${kind} stopped with "shutdown" mid-chunk, whose chunk then fails, gives the chunk back`, async () => {
+      const busy = deferred();
+      const unhandled: number[] = [];
+      const producer = new Producer<number>({
+        handleInfo: () => busy.promise,
+        acknowledge: (events, handled) => {
+          if (!handled) unhandled.push(...(events as number[]));
+        },
+      });
+      const chunk = deferred();
+      const seen: number[][] = [];
+      const options = { maxDemand: 10, minDemand: 5, redeliver: true } as const;
+      const handleEvents = (events: number[]) => {
+        seen.push(events);
+        return chunk.promise.then(() => []);
+      };
+      const first = kind === "Consumer"
+        ? new Consumer<number>({ subscribeTo: [[producer, options]], handleEvents })
+        : new ProducerConsumer<number, number>({
+          subscribeTo: [[producer, options]],
+          handleEvents,
+        });
+      first.closed.catch(() => {});
+      if (first instanceof ProducerConsumer) {
+        // A producer-consumer handles events only while downstream asks for them.
+        new Consumer<number>({ subscribeTo: [first], handleEvents() {} }).closed.catch(() => {});
+      }
+      await settle();
+      producer.emit([1, 2, 3]);
+      await settle();
+      assert.deepEqual(seen, [[1, 2, 3]], "the chunk is in progress");
+      producer.info("hold the producer");
+      await settle();
+      await first.stop("shutdown");
+      chunk.reject(new Error("the chunk failed after the stop"));
+      await settle();
+      busy.resolve();
+      await settle();
+      const again: number[] = [];
+      const second = new Consumer<number>({
+        subscribeTo: [[producer, options]],
+        handleEvents: (events) => void again.push(...events),
+      });
+      await settle();
+      assert.deepEqual(again, [1, 2, 3], "the chunk came back to the next consumer");
+      assert.deepEqual(unhandled, [], "nothing was reported as never handled");
+      await second.stop();
+      await producer.stop();
+    });
+  }
+});
+
+describe("redeliver from a ConsumerSupervisor", () => {
+  // Its tasks take their events out of the subscription's keeping (they end in
+  // any order), so a stop must hand back those of the tasks it interrupts.
+  for (const reason of ["shutdown", new Error("boom")]) {
+    it(`stopped with ${reason === "shutdown" ? '"shutdown"' : "an error"}, it gives back the events of the tasks it interrupts`, async () => {
+      const unhandled: number[] = [];
+      const producer = new Producer<number>({
+        acknowledge: (events, handled) => {
+          if (!handled) unhandled.push(...(events as number[]));
+        },
+      });
+      const started: number[] = [];
+      const never = deferred();
+      const supervisor = new ConsumerSupervisor<number>({
+        subscribeTo: [[producer, { maxDemand: 3, minDemand: 1, redeliver: true }]],
+        handleEvent: (event) => {
+          started.push(event);
+          return never.promise;
+        },
+      });
+      supervisor.closed.catch(() => {});
+      await settle();
+      // Two chunks reach it (maxDemand − minDemand = 2): [1, 2] and [3].
+      producer.emit([1, 2, 3, 4, 5]);
+      await settle();
+      assert.deepEqual(started, [1, 2, 3], "three tasks run, two events wait in the producer");
+      await supervisor.stop(reason);
+      const again: number[] = [];
+      const next = new Consumer<number>({
+        subscribeTo: [[producer, { maxDemand: 10, redeliver: true }]],
+        handleEvents: (events) => void again.push(...events),
+      });
+      await settle();
+      assert.deepEqual(again, [1, 2, 3, 4, 5], "the interrupted tasks' events come first");
+      assert.deepEqual(unhandled, []);
+      await next.stop();
+      await producer.stop();
+    });
+  }
+
+  it("stopped normally, it reports the interrupted tasks' events as never handled (no redelivery)", async () => {
+    const unhandled: number[] = [];
+    const producer = new Producer<number>({
+      acknowledge: (events, handled) => {
+        if (!handled) unhandled.push(...(events as number[]));
+      },
+    });
+    const never = deferred();
+    const supervisor = new ConsumerSupervisor<number>({
+      subscribeTo: [[producer, { maxDemand: 3, minDemand: 1, redeliver: true }]],
+      handleEvent: () => never.promise,
+    });
+    await settle();
+    producer.emit([1, 2, 3]);
+    await settle();
+    await supervisor.stop();
+    await settle();
+    assert.deepEqual(unhandled, [1, 2, 3]);
+    await producer.stop();
   });
 });
