@@ -127,7 +127,11 @@ async function main(): Promise<void> {
     });
     return { child, exited, ready };
   });
-  await Promise.all(workers.map((w) => w.ready)); // both workers wait for jobs
+  await Promise.all(workers.map((w) => w.ready));
+  // "ready" comes before a worker's first pull: wait until both have a pull request waiting.
+  while ((await jsm.consumers.info("JOBS", "workers")).num_waiting < 2) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 
   // The jobs, published with back pressure from the publish acknowledgements.
   const jobs = Array.from({ length: count }, (_, id): Job => ({ id, n: 1_000_000 + id * 7919 }));

@@ -117,7 +117,12 @@ async function main(): Promise<void> {
     });
     return { child, exited, ready };
   });
-  await Promise.all(workers.map((w) => w.ready)); // both workers wait for jobs
+  await Promise.all(workers.map((w) => w.ready));
+  // "ready" comes before a worker's first read: wait until both are blocked reading the stream.
+  const reading = async () =>
+    String(await redis.client("LIST")).split("\n")
+      .filter((line) => line.includes("cmd=xreadgroup") && / flags=\S*b/.test(line)).length;
+  while (await reading() < 2) await new Promise((resolve) => setTimeout(resolve, 10));
 
   // The jobs, appended with back pressure from the replies.
   const jobs = Array.from({ length: count }, (_, id) => ({ id, n: 1_000_000 + id * 7919 }));

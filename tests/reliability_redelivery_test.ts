@@ -190,13 +190,13 @@ describe("redeliver when a chunk fails after its consumer stopped", () => {
       const options = { maxDemand: 10, minDemand: 5, redeliver: true } as const;
       const handleEvents = (events: number[]) => {
         seen.push(events);
-        return chunk.promise.then(() => []);
+        return chunk.promise;
       };
       const first = kind === "Consumer"
         ? new Consumer<number>({ subscribeTo: [[producer, options]], handleEvents })
         : new ProducerConsumer<number, number>({
           subscribeTo: [[producer, options]],
-          handleEvents,
+          handleEvents: (events) => handleEvents(events).then(() => []),
         });
       first.closed.catch(() => {});
       if (first instanceof ProducerConsumer) {
