@@ -333,6 +333,8 @@ class RedisFetcher implements Fetcher<Entry> {
   /** The reading connection's client ID (for CLIENT UNBLOCK), known once asked after each connect. */
   #readerId: Promise<unknown> | undefined;
   #reading = false;
+  /** The loop waits for credit (demand) before its next read. */
+  #idle = false;
   #stopped = false;
   #wake: (() => void) | undefined;
   readonly #loop: Promise<void>;
@@ -362,7 +364,9 @@ class RedisFetcher implements Fetcher<Entry> {
     const o = this.#o;
     while (!this.#stopped) {
       if (this.#engine.credit === 0) {
+        this.#idle = true;
         await new Promise<void>((resolve) => (this.#wake = resolve));
+        this.#idle = false;
         this.#wake = undefined;
         continue;
       }
@@ -370,10 +374,14 @@ class RedisFetcher implements Fetcher<Entry> {
         if (!this.#groupReady) await this.#createGroup();
         // The credit freed by handled entries is used once Redis has their XACK:
         // the group's pending entries for this consumer never exceed the demand.
-        while (this.#toAck.length > 0 || this.#acking.size > 0) await this.flush();
+        // Those sent on the client are awaited; those not yet sent go ahead of
+        // the read on the reading connection, which Redis runs in order.
+        while (this.#acking.size > 0) await Promise.all(this.#acking);
         if (this.#stopped) break;
-        if (o.claimIdle !== Infinity && Date.now() >= this.#nextClaim) await this.#claim();
-        else await this.#read();
+        if (o.claimIdle !== Infinity && Date.now() >= this.#nextClaim) {
+          while (this.#toAck.length > 0 || this.#acking.size > 0) await this.flush();
+          await this.#claim();
+        } else await this.#read();
         this.#failures = 0;
       } catch (error) {
         if (this.#stopped) break;
@@ -414,6 +422,11 @@ class RedisFetcher implements Fetcher<Entry> {
     const count = this.#engine.takeCredit();
     let reply: unknown;
     this.#readerId ??= this.#reader.call("CLIENT", "ID").catch(() => undefined);
+    const ids = this.#toAck;
+    if (ids.length > 0) {
+      this.#toAck = [];
+      this.#track(this.#reader.call("XACK", o.stream, o.group, ...ids));
+    }
     this.#reading = true;
     try {
       reply = await this.#reader.call(
@@ -512,22 +525,29 @@ class RedisFetcher implements Fetcher<Entry> {
     for (const message of messages) this.#toAck.push(message.id);
   }
 
-  /** One XACK for the acknowledgements of a turn. */
-  #sendAcks(): void {
+  /**
+   * One XACK for the acknowledgements of a turn, on the client; unless the
+   * loop, waiting for the credit they freed, is about to read: then they go
+   * with its read, one round trip instead of two.
+   */
+  #sendAcks(force = false): void {
+    if (!force && this.#idle && this.#engine.credit > 0 && !this.#stopped) return;
     const ids = this.#toAck;
     this.#toAck = [];
     if (ids.length === 0) return;
     const o = this.#o;
-    const sent = o.redis.call("XACK", o.stream, o.group, ...ids).then(
-      () => {},
-      (error) => this.#engine.error(error),
-    );
+    this.#track(o.redis.call("XACK", o.stream, o.group, ...ids));
+  }
+
+  /** Keeps an XACK in flight until Redis answers; a failure is reported. */
+  #track(reply: Promise<unknown>): void {
+    const sent = reply.then(() => {}, (error) => this.#engine.error(error));
     this.#acking.add(sent);
     sent.finally(() => this.#acking.delete(sent));
   }
 
   async flush(): Promise<void> {
-    this.#sendAcks();
+    this.#sendAcks(true);
     await Promise.all(this.#acking);
   }
 
