@@ -13,6 +13,7 @@ import * as webstage from "../../mod.ts";
 import type { Probe, Tally } from "./measure.ts";
 import { integers, once, type Scenario, sumInto } from "./scenario.ts";
 import { nodeStreamModule } from "./peers.ts";
+import { rangeProducer } from "./webstage.ts";
 
 const CONCURRENCY = 8;
 
@@ -24,21 +25,6 @@ function wait1ms(event: number): Promise<number> {
 function add(tally: Tally, event: number): void {
   tally.count++;
   tally.sum += event;
-}
-
-/** A producer of 0..n-1 answering each ask with exactly the demand. */
-function rangeProducer(n: number): webstage.Producer<number> {
-  let next = 0;
-  const producer: webstage.Producer<number> = new webstage.Producer<number>({
-    handleDemand(demand) {
-      const length = Math.min(demand, n - next);
-      const events = integers(next, length);
-      next += length;
-      if (next === n) producer.close();
-      return events;
-    },
-  });
-  return producer;
 }
 
 /** The share of `--n` the timer-bound map scenarios take: 2 500 events at the default 5 M. */

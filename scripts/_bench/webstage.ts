@@ -47,7 +47,7 @@ function missing(name: keyof Pending): () => string | undefined {
  * consumer has subscribed before the first event flows (a BroadcastDispatcher
  * sends each event to the subscriptions present when it is dispatched).
  */
-function rangeProducer(
+export function rangeProducer(
   n: number,
   dispatcher?: Dispatcher<number>,
   accumulate = false,

@@ -14,6 +14,7 @@ import { cpu, KERNELS, ROUNDS } from "./kernel.ts";
 import { formatRate, type Probe, type Tally } from "./measure.ts";
 import { doubled, integers, label, type Scenario, sumInto } from "./scenario.ts";
 import type { Row, Status } from "./targets.ts";
+import { rangeProducer } from "./webstage.ts";
 
 type Kernel = keyof typeof KERNELS;
 
@@ -62,18 +63,7 @@ function readyWorkers(): { Worker: WorkerConstructor; ready(count: number): Prom
 
 /** 0..n-1 on demand, held back until `setDemandMode("forward")`. */
 function heldRange(n: number): webstage.Producer<number> {
-  let next = 0;
-  const producer: webstage.Producer<number> = new webstage.Producer<number>({
-    demand: "accumulate",
-    handleDemand(demand) {
-      const length = Math.min(demand, n - next);
-      const events = integers(next, length);
-      next += length;
-      if (next === n) producer.close();
-      return events;
-    },
-  });
-  return producer;
+  return rangeProducer(n, undefined, true);
 }
 
 /** How the map runs: in this thread, in one WorkerStage, or in a pool of `workers`. */
