@@ -185,6 +185,12 @@ export class Link<T> {
   #offset = 0;
   /** Events taken over by `delegate` whose `handled` call from the consumer's chunk is still to come. */
   #delegated = 0;
+  /**
+   * Chunks taken over by `delegate` whose fate is not known for every event
+   * yet: their low, and how many are left. They still bound `low`, so a
+   * producer-consumer does not acknowledge its input before they are done.
+   */
+  readonly #delegatedOut = new Set<{ readonly low: number; left: number }>();
 
   constructor(
     source: ProducerEnd,
@@ -288,15 +294,22 @@ export class Link<T> {
    * producer waits for them before it ends.
    */
   get holding(): boolean {
-    return this.#sent !== undefined && this.#sent.length > 0 && !this.detached;
+    return (this.#sent !== undefined && this.#sent.length > 0 && !this.detached) ||
+      this.#delegatedOut.size > 0;
+  }
+
+  /** Events taken over by `delegate` are still out, their fate unknown. */
+  get delegating(): boolean {
+    return this.#delegatedOut.size > 0;
   }
 
   /** The lowest output position among the events sent and not yet handled (Infinity if none). */
   get low(): number {
     const lows = this.#lows;
-    if (lows === undefined || lows.length === 0) return Infinity;
+    if (lows === undefined) return Infinity;
     let low = Infinity;
     for (const value of lows) if (value < low) low = value;
+    for (const out of this.#delegatedOut) if (out.low < low) low = out.low;
     return low;
   }
 
@@ -381,8 +394,12 @@ export class Link<T> {
     this.#take(count);
     this.#delegated += count;
     this.inProgress = Math.max(0, this.inProgress - count);
+    const out = { low, left: count };
+    this.#delegatedOut.add(out);
     return (events, fate) => {
       if (events.length === 0) return;
+      out.left -= events.length;
+      if (out.left <= 0) this.#delegatedOut.delete(out);
       if (fate === "handled") this.source.handled(this, events);
       else if (fate === "interrupted" && this.options.redeliver && this.source.giveBack) {
         this.source.giveBack(this, events, low);

@@ -394,7 +394,8 @@ export class Outlet implements ProducerEnd {
    */
   #giveBack(link: AnyLink, redeliver: boolean): void {
     if (!link.tracked || (!redeliver && !link.detached)) return;
-    this.#holding.delete(link);
+    // Events its consumer took over (a ConsumerSupervisor's tasks) still bound what is acknowledged.
+    if (!link.delegating) this.#holding.delete(link);
     // Given back, even a chunk still being handled (at least once); else that chunk reports itself.
     const { events, low } = link.takeUnhandled(redeliver ? 0 : link.inProgress);
     if (events.length === 0) return;

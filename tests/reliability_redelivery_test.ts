@@ -289,3 +289,38 @@ describe("redeliver from a ConsumerSupervisor", () => {
     await producer.stop();
   });
 });
+
+describe("a producer-consumer upstream of a ConsumerSupervisor", () => {
+  it("acknowledges its input only once the tasks made from it are done", async () => {
+    const acknowledged: number[] = [];
+    const producer = new Producer<number>({
+      acknowledge: (events, handled) => {
+        if (handled) acknowledged.push(...(events as number[]));
+      },
+    });
+    const link = { maxDemand: 4, minDemand: 2, redeliver: true } as const;
+    const doubler = new ProducerConsumer<number, number>({
+      subscribeTo: [[producer, link]],
+      handleEvents: (events) => events.map((n) => n * 2),
+    });
+    const tasks = new Map<number, () => void>();
+    const supervisor = new ConsumerSupervisor<number>({
+      subscribeTo: [[doubler, link]],
+      handleEvent: (event) => new Promise<void>((resolve) => tasks.set(event, resolve)),
+    });
+    await settle();
+    producer.emit([1, 2]);
+    await settle();
+    assert.deepEqual([...tasks.keys()], [2, 4], "two tasks run");
+    assert.deepEqual(acknowledged, [], "nothing is acknowledged while they run");
+    tasks.get(2)!();
+    await settle();
+    assert.deepEqual(acknowledged, [], "the chunk [1, 2] waits for its last task");
+    tasks.get(4)!();
+    await settle();
+    assert.deepEqual(acknowledged, [1, 2]);
+    await supervisor.stop();
+    await doubler.stop();
+    await producer.stop();
+  });
+});
