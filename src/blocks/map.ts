@@ -177,8 +177,11 @@ export function map<I, O>(
             if (stopped) return;
             running--;
             finish(seq, value);
-            if (fill()) flushSoon();
-            pump();
+            // The next call starts here; asking upstream needs no turn of its own.
+            if (fill()) {
+              flushSoon();
+              upstream.askByRule();
+            }
           }, fail);
         } else if (!ordered || (seq === emitSeq && early.size === 0)) {
           ready.push(result as O);
