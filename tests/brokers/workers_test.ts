@@ -109,16 +109,28 @@ async function closeWorker(worker: Worker): Promise<void> {
   assert.equal(code, 0, `the worker exited with ${code}:\n${worker.stderr}`);
 }
 
+/** What the scenario needs from the broker's side. */
+interface BrokerSide {
+  /** True once both workers wait on the broker for messages. */
+  readonly reading: () => Promise<boolean>;
+  /** Puts the TOTAL messages on the stream. */
+  readonly fill: () => Promise<void>;
+  /** True once nothing is pending or unacknowledged. */
+  readonly drained: () => Promise<boolean>;
+}
+
 /**
  * The scenario for one broker: `a` stalls on its chunk after 300 messages
  * and is killed; `b` (a ConsumerSupervisor) handles the rest and what `a` held.
+ * The messages go on the stream once both wait for them, so a worker that
+ * starts slowly still gets its share.
  */
 async function killOneOfTwo(
   broker: "nats" | "redis",
   url: string,
   stream: string,
   dir: string,
-  drained: () => Promise<boolean>,
+  side: BrokerSide,
 ) {
   dir = mkdtempSync(join(dir, `${broker}-`));
   const a = startWorker(
@@ -132,6 +144,8 @@ async function killOneOfTwo(
     "b",
   );
   try {
+    await until(side.reading, "both workers waiting for messages");
+    await side.fill();
     await until(() => read(a).kept.length > 0, "worker a to hold its last chunk");
     a.child.kill("SIGKILL");
     await a.exited;
@@ -139,7 +153,7 @@ async function killOneOfTwo(
       const all = new Set([...read(a).handled.keys(), ...read(b).handled.keys()]);
       return all.size === TOTAL;
     }, `all ${TOTAL} messages handled (b handled ${handledCount(b)}):\n${b.stderr}`);
-    await until(drained, "nothing pending on the broker");
+    await until(side.drained, "nothing pending on the broker");
     await closeWorker(b);
   } finally {
     a.child.kill("SIGKILL");
@@ -214,10 +228,13 @@ describe("two worker processes, one killed mid-stream", () => {
           applied.set(seq, (applied.get(seq) ?? 0) + 1);
         },
       });
-      await publish(connection, "W", TOTAL);
-      const result = await killOneOfTwo("nats", server.url, "W", dir, async () => {
-        const info = await consumerInfo(connection, "W");
-        return info.num_ack_pending === 0 && info.num_pending === 0;
+      const result = await killOneOfTwo("nats", server.url, "W", dir, {
+        reading: async () => (await consumerInfo(connection, "W")).num_waiting >= 2,
+        fill: () => publish(connection, "W", TOTAL),
+        drained: async () => {
+          const info = await consumerInfo(connection, "W");
+          return info.num_ack_pending === 0 && info.num_pending === 0;
+        },
       });
       await until(() => applied.size === TOTAL, "an advisory per acknowledgement");
       await connection.flush();
@@ -244,10 +261,17 @@ describe("two worker processes, one killed mid-stream", () => {
 
     it("handles every message at least once and acknowledges each exactly once", async () => {
       await createGroup(redis, "w");
-      await append(redis, "w", TOTAL);
-      const result = await killOneOfTwo("redis", server.url, "w", dir, async () => {
-        const info = await groupInfo(redis, "w");
-        return info.pending === 0 && info.lag === 0;
+      const result = await killOneOfTwo("redis", server.url, "w", dir, {
+        // Both blocked in XREADGROUP (a consumer joins the group only once a read returns).
+        reading: async () =>
+          String(await redis.call("CLIENT", "LIST")).split("\n")
+            .filter((line) => line.includes("cmd=xreadgroup") && / flags=\S*b/.test(line))
+            .length >= 2,
+        fill: () => append(redis, "w", TOTAL),
+        drained: async () => {
+          const info = await groupInfo(redis, "w");
+          return info.pending === 0 && info.lag === 0;
+        },
       });
       const info = await groupInfo(redis, "w");
       assert.equal(info.entriesRead, TOTAL);
