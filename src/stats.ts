@@ -149,13 +149,15 @@ export function monitor(
   });
   const o = v.options<MonitorOptions>(action, "options", options);
   const intervalMs = v.integer(action, "intervalMs", o.intervalMs ?? 1000, 1);
-  let previous: { time: number; byName: Map<string, StageStats> } | undefined;
+  /** The last snapshot's counters and when (performance.now(): finer than Date.now()). */
+  let previous: { at: number; byName: Map<string, StageStats> } | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let wake: (() => void) | undefined;
   const take = (): Snapshot => {
     const time = Date.now();
+    const at = performance.now();
     const all = stages.flatMap(expand);
-    const seconds = previous === undefined ? 0 : (time - previous.time) / 1000;
+    const seconds = previous === undefined ? 0 : (at - previous.at) / 1000;
     const snapshot: Snapshot = {
       time,
       stages: all.map((stats) => {
@@ -172,7 +174,11 @@ export function monitor(
         stats.upstream.map((subscription) => ({ ...subscription, consumer: stats.name }))
       ),
     };
-    previous = { time, byName: new Map(all.map((stats) => [stats.name, stats])) };
+    // Where the clock has not moved (workerd within a request), what moved
+    // counts towards the next snapshot's rates instead of being lost.
+    if (previous === undefined || seconds > 0) {
+      previous = { at, byName: new Map(all.map((stats) => [stats.name, stats])) };
+    }
     return snapshot;
   };
   return new streams.ReadableStream<Snapshot>({
