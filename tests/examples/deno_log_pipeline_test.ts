@@ -61,7 +61,7 @@ function expectedSummaries(text: string, partitions: number) {
 test(
   "examples/deno_log_pipeline.ts summarises a log larger than its buffers per service, exactly, in bounded memory (Node only: spawns Deno)",
   // Skipped outside Node: this test spawns processes (see nodeOnlyReason).
-  { skip: nodeOnlyReason("spawns Deno"), timeout: 15_000 },
+  { skip: nodeOnlyReason("spawns Deno"), timeout: 15_000 }, // reason: spawns processes
   async () => {
     const tmp = mkdtempSync(join(tmpdir(), "webstage-log-pipeline-"));
     try {

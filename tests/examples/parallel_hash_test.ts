@@ -26,7 +26,7 @@ function expected(line: string, rounds: number): string {
 test(
   "examples/parallel_hash.ts hashes every line of a file in order on two workers, with progress, on Deno, Bun and Node 24 (Node only: spawns them)",
   // Skipped outside Node: this test spawns processes (see nodeOnlyReason).
-  { skip: nodeOnlyReason("spawns Deno, Bun and Node 24"), timeout: 90_000 },
+  { skip: nodeOnlyReason("spawns Deno, Bun and Node 24"), timeout: 90_000 }, // reason: spawns processes
   async () => {
     const tmp = mkdtempSync(join(tmpdir(), "webstage-parallel-hash-"));
     try {

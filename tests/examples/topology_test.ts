@@ -87,7 +87,7 @@ describe("npm run demo -- --web", () => {
   it(
     "shows every demo stage with live numbers and each subscription's demand against maxDemand in Chromium (Node only: spawns Chromium)",
     // Skipped outside Node, and where Chromium is missing without CI.
-    { skip: chromiumSkipReason(), timeout: 60_000 },
+    { skip: chromiumSkipReason(), timeout: 60_000 }, // reason: needs Node and Chromium
     async () => {
       const tmp = mkdtempSync(join(tmpdir(), "webstage-topology-"));
       const events = 20_000; // about 5 s at the web pace: many snapshots
